@@ -1,0 +1,45 @@
+package io.sparkglm.generate;
+
+import java.nio.file.Path;
+import java.util.Objects;
+
+/**
+ * How to load and run an engine.
+ *
+ * @param model        a GGUF file or a Hugging Face folder
+ * @param backend      "cpu", "tornado" or "auto"
+ * @param threads      compute threads (CPU backend); 0 = all cores
+ * @param maxContext   context cap in tokens (prompt + generated); 0 = the model's own
+ * @param kvCacheType  "f32" or "f16"
+ * @param prefillChunk prompt tokens per forward step; 0 = the whole prompt at once
+ * @param maxBatch     most sequences decoded together
+ * @param device       accelerator index for the tornado backend (-1 = default)
+ */
+public record EngineOptions(Path model, String backend, int threads, int maxContext, String kvCacheType,
+                            int prefillChunk, int maxBatch, int device) {
+
+    public EngineOptions {
+        Objects.requireNonNull(model, "model");
+        Objects.requireNonNull(backend, "backend");
+        Objects.requireNonNull(kvCacheType, "kvCacheType");
+        if (threads < 0) throw new IllegalArgumentException("threads must be >= 0: " + threads);
+        if (maxContext < 0) throw new IllegalArgumentException("maxContext must be >= 0: " + maxContext);
+        if (prefillChunk < 0) throw new IllegalArgumentException("prefillChunk must be >= 0: " + prefillChunk);
+        if (maxBatch <= 0) throw new IllegalArgumentException("maxBatch must be > 0: " + maxBatch);
+        if (!kvCacheType.equals("f32") && !kvCacheType.equals("f16")) {
+            throw new IllegalArgumentException("kvCacheType must be f32 or f16: " + kvCacheType);
+        }
+    }
+
+    public static EngineOptions defaults(Path model) {
+        return new EngineOptions(model, "cpu", 0, 0, "f32", 512, 16, -1);
+    }
+
+    public EngineOptions withBackend(String b) { return new EngineOptions(model, b, threads, maxContext, kvCacheType, prefillChunk, maxBatch, device); }
+    public EngineOptions withThreads(int t) { return new EngineOptions(model, backend, t, maxContext, kvCacheType, prefillChunk, maxBatch, device); }
+    public EngineOptions withMaxContext(int c) { return new EngineOptions(model, backend, threads, c, kvCacheType, prefillChunk, maxBatch, device); }
+    public EngineOptions withKvCacheType(String k) { return new EngineOptions(model, backend, threads, maxContext, k, prefillChunk, maxBatch, device); }
+    public EngineOptions withPrefillChunk(int p) { return new EngineOptions(model, backend, threads, maxContext, kvCacheType, p, maxBatch, device); }
+    public EngineOptions withMaxBatch(int b) { return new EngineOptions(model, backend, threads, maxContext, kvCacheType, prefillChunk, b, device); }
+    public EngineOptions withDevice(int d) { return new EngineOptions(model, backend, threads, maxContext, kvCacheType, prefillChunk, maxBatch, d); }
+}
