@@ -1,0 +1,457 @@
+package io.sparkglm.model;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * A GGUF file (llama.cpp's format, versions 2 and 3): metadata, tensor table, and tensor data
+ * memory-mapped through the FFM API (files of any size, no copy; one slice per tensor).
+ *
+ * <p>Layout: magic "GGUF", u32 version, u64 tensor count, u64 metadata count, the metadata key/values,
+ * the tensor infos (name, n_dims, ne[], type, offset), padding to {@code general.alignment}, data.
+ *
+ * <p>The file is untrusted: every count, length and offset is checked against the bytes that remain
+ * before it is used, so a hostile or truncated file ends in a {@link ModelFormatException} naming the
+ * problem, never in a huge allocation or an out-of-bounds read.
+ */
+public final class GgufFile implements AutoCloseable {
+
+    private static final int MAGIC = 0x46554747; // "GGUF" read as a little-endian u32
+    private static final int MAX_DIMS = 4;
+    private static final int MAX_ARRAY_NESTING = 8;
+    private static final int DEFAULT_ALIGNMENT = 32;
+
+    private final Path path;
+    private final Arena arena;
+    private final MemorySegment file;
+    private final int version;
+    private final Map<String, Object> metadata;
+    private final Map<String, GgufValueType> types;
+    private final List<GgufTensorInfo> tensors;
+    private final Map<String, GgufTensorInfo> tensorsByName;
+    private final int alignment;
+    private final long dataStart;
+
+    private GgufFile(Path path, Arena arena, MemorySegment file) {
+        this.path = path;
+        this.arena = arena;
+        this.file = file;
+        Reader in = new Reader(file, path);
+
+        int magic = in.i32("magic");
+        if (magic != MAGIC) {
+            throw in.error(String.format("not a GGUF file: magic is 0x%08x, expected 0x%08x (\"GGUF\")", magic, MAGIC));
+        }
+        version = in.i32("version");
+        if (version != 2 && version != 3) {
+            throw in.error("unsupported GGUF version " + Integer.toUnsignedString(version) + " (this reader knows 2 and 3)");
+        }
+        long tensorCount = in.count("tensor count", 8 + 4 + 4 + 8, 0);
+        long kvCount = in.count("metadata count", 8 + 4 + 1, 0);
+
+        Map<String, Object> values = new LinkedHashMap<>();
+        Map<String, GgufValueType> valueTypes = new LinkedHashMap<>();
+        for (long i = 0; i < kvCount; i++) {
+            String key = in.string("metadata key #" + i);
+            int typeId = in.i32("type of " + key);
+            GgufValueType type = GgufValueType.byId(typeId);
+            if (type == null) throw in.error("metadata " + key + " has unknown value type id " + Integer.toUnsignedString(typeId));
+            Object value = in.value(type, key, 0);
+            if (values.putIfAbsent(key, value) != null) throw in.error("duplicate metadata key " + key);
+            valueTypes.put(key, type);
+        }
+        metadata = Collections.unmodifiableMap(values);
+        types = Collections.unmodifiableMap(valueTypes);
+        alignment = readAlignment();
+
+        List<GgufTensorInfo> infos = new ArrayList<>();
+        Map<String, GgufTensorInfo> byName = new LinkedHashMap<>();
+        for (long i = 0; i < tensorCount; i++) {
+            GgufTensorInfo info = in.tensorInfo(i, alignment);
+            if (byName.putIfAbsent(info.name(), info) != null) throw in.error("duplicate tensor name " + info.name());
+            infos.add(info);
+        }
+        long headerEnd = in.position();
+        dataStart = alignUp(headerEnd, alignment);
+        if (tensorCount > 0 && dataStart > file.byteSize()) {
+            throw in.error("tensor data would start at " + dataStart + ", past the end of the file (" + file.byteSize() + " bytes)");
+        }
+        checkTensorsFit(infos);
+        tensors = List.copyOf(infos);
+        tensorsByName = Collections.unmodifiableMap(byName);
+    }
+
+    /** Opens and maps {@code path}; the mapping lives until {@link #close()}. */
+    public static GgufFile open(Path path) {
+        Arena arena = Arena.ofShared();
+        try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
+            long size = channel.size();
+            MemorySegment file = size == 0 ? MemorySegment.ofArray(new byte[0])
+                    : channel.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
+            return new GgufFile(path, arena, file);
+        } catch (IOException e) {
+            arena.close();
+            throw new ModelFormatException(path + ": cannot read GGUF file: " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            arena.close();
+            throw e;
+        }
+    }
+
+    /** Whether the file starts with the GGUF magic (a cheap sniff, no parsing). */
+    public static boolean looksLikeGguf(Path path) {
+        if (!Files.isRegularFile(path)) return false;
+        try (var in = Files.newInputStream(path)) {
+            byte[] head = in.readNBytes(4);
+            return head.length == 4 && head[0] == 'G' && head[1] == 'G' && head[2] == 'U' && head[3] == 'F';
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    public Path path() { return path; }
+
+    public int version() { return version; }
+
+    public long fileSize() { return file.byteSize(); }
+
+    public int alignment() { return alignment; }
+
+    /** Absolute file offset where the tensor data section begins. */
+    public long dataStart() { return dataStart; }
+
+    /** Every metadata key/value in file order; arrays are read-only {@link GgufArray}s. */
+    public Map<String, Object> metadata() { return metadata; }
+
+    /** The GGUF type a metadata value was stored with (to copy it faithfully). */
+    public Optional<GgufValueType> typeOf(String key) { return Optional.ofNullable(types.get(key)); }
+
+    public Optional<Object> get(String key) { return Optional.ofNullable(metadata.get(key)); }
+
+    public String getString(String key) {
+        if (require(key) instanceof String s) return s;
+        throw wrongType(key, "a string");
+    }
+
+    public List<String> getStringList(String key) {
+        if (require(key) instanceof GgufArray a) {
+            List<String> strings = a.toStringListOrNull();
+            if (strings != null) return strings;
+        }
+        throw wrongType(key, "an array of strings");
+    }
+
+    public int[] getIntArray(String key) {
+        if (require(key) instanceof GgufArray a) {
+            int[] ints = a.toIntArrayOrNull();
+            if (ints != null) return ints;
+        }
+        throw wrongType(key, "an array of integers that fit in an int");
+    }
+
+    public float[] getFloatArray(String key) {
+        if (require(key) instanceof GgufArray a) {
+            float[] floats = a.toFloatArrayOrNull();
+            if (floats != null) return floats;
+        }
+        throw wrongType(key, "an array of floats");
+    }
+
+    /** An integer of any GGUF integer type. */
+    public long getLong(String key) {
+        Object v = require(key);
+        if (v instanceof Integer i) return i;
+        if (v instanceof Long l) return l;
+        throw wrongType(key, "an integer");
+    }
+
+    /** An integer that must fit in an int. */
+    public int getInt(String key) {
+        long v = getLong(key);
+        if (v != (int) v) throw new ModelFormatException(path + ": metadata " + key + " = " + v + " does not fit in an int");
+        return (int) v;
+    }
+
+    /** A float (f32 or f64). */
+    public float getFloat(String key) {
+        Object v = require(key);
+        if (v instanceof Float f) return f;
+        if (v instanceof Double d) return d.floatValue();
+        throw wrongType(key, "a float");
+    }
+
+    public boolean getBoolean(String key) {
+        if (require(key) instanceof Boolean b) return b;
+        throw wrongType(key, "a bool");
+    }
+
+    /** Tensor infos in file order. */
+    public List<GgufTensorInfo> tensors() { return tensors; }
+
+    public Optional<GgufTensorInfo> tensorInfo(String name) { return Optional.ofNullable(tensorsByName.get(name)); }
+
+    /** The tensor's bytes: a slice of the mapping, valid until {@link #close()}. */
+    public MemorySegment tensorData(GgufTensorInfo info) {
+        if (tensorsByName.get(info.name()) != info && !info.equals(tensorsByName.get(info.name()))) {
+            throw new IllegalArgumentException(info.name() + " is not a tensor of " + path);
+        }
+        return file.asSlice(dataStart + info.offset(), info.byteSize());
+    }
+
+    @Override
+    public void close() {
+        if (arena.scope().isAlive()) arena.close();
+    }
+
+    // ---- validation ----
+
+    private int readAlignment() {
+        Object a = metadata.get("general.alignment");
+        if (a == null) return DEFAULT_ALIGNMENT;
+        if (!(a instanceof Long || a instanceof Integer)) throw wrongType("general.alignment", "an integer");
+        long v = ((Number) a).longValue();
+        if (v <= 0 || v > (1 << 30) || Long.bitCount(v) != 1) {
+            throw new ModelFormatException(path + ": general.alignment " + v + " is not a power of two");
+        }
+        return (int) v;
+    }
+
+    private void checkTensorsFit(List<GgufTensorInfo> infos) {
+        long dataBytes = file.byteSize() - Math.min(dataStart, file.byteSize());
+        for (GgufTensorInfo t : infos) {
+            if (t.offset() > dataBytes || t.byteSize() > dataBytes - t.offset()) {
+                throw new ModelFormatException(path + ": tensor " + t.name() + " (offset " + t.offset() + ", "
+                        + t.byteSize() + " bytes) runs past the end of the file (data section has " + dataBytes + " bytes)");
+            }
+        }
+        List<GgufTensorInfo> byOffset = new ArrayList<>(infos);
+        byOffset.sort(Comparator.comparingLong(GgufTensorInfo::offset));
+        for (int i = 1; i < byOffset.size(); i++) {
+            GgufTensorInfo prev = byOffset.get(i - 1), next = byOffset.get(i);
+            if (prev.offset() + prev.byteSize() > next.offset()) {
+                throw new ModelFormatException(path + ": tensors " + prev.name() + " and " + next.name() + " overlap");
+            }
+        }
+    }
+
+    private Object require(String key) {
+        Object v = metadata.get(key);
+        if (v == null) throw new ModelFormatException(path + ": missing metadata " + key);
+        return v;
+    }
+
+    private ModelFormatException wrongType(String key, String expected) {
+        return new ModelFormatException(path + ": metadata " + key + " is " + describe(key) + ", expected " + expected);
+    }
+
+    private String describe(String key) {
+        Object v = metadata.get(key);
+        if (v instanceof GgufArray a) return "an array of " + a.size() + " " + a.elementType();
+        return types.get(key) + " " + v;
+    }
+
+    static long alignUp(long offset, long alignment) {
+        return Math.addExact(offset, alignment - 1) / alignment * alignment;
+    }
+
+    /** A bounds-checked little-endian cursor over the mapped file. */
+    private static final class Reader {
+        private static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+        private static final ValueLayout.OfLong I64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+        private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+        private final MemorySegment seg;
+        private final Path path;
+        private long pos;
+
+        Reader(MemorySegment seg, Path path) {
+            this.seg = seg;
+            this.path = path;
+        }
+
+        long position() { return pos; }
+
+        long remaining() { return seg.byteSize() - pos; }
+
+        ModelFormatException error(String message) {
+            return new ModelFormatException(path + ": " + message);
+        }
+
+        private void need(long bytes, String what) {
+            if (bytes < 0 || bytes > remaining()) {
+                throw error("truncated: " + what + " needs " + bytes + " bytes at offset " + pos + ", but the file has "
+                        + seg.byteSize() + " bytes");
+            }
+        }
+
+        int i32(String what) {
+            need(4, what);
+            int v = seg.get(I32, pos);
+            pos += 4;
+            return v;
+        }
+
+        long i64(String what) {
+            need(8, what);
+            long v = seg.get(I64, pos);
+            pos += 8;
+            return v;
+        }
+
+        /** A u64 count whose entries take at least {@code minBytesEach}: bounded by what remains of the file. */
+        long count(String what, long minBytesEach, long extraBytes) {
+            long n = i64(what);
+            long fits = Math.max(0, remaining() - extraBytes) / minBytesEach;
+            if (n < 0 || n > fits) {
+                throw error(what + " " + Long.toUnsignedString(n) + " is impossible: the " + remaining()
+                        + " bytes left in the file hold at most " + fits);
+            }
+            return n;
+        }
+
+        String string(String what) {
+            long len = i64("length of " + what);
+            if (len < 0 || len > remaining()) {
+                throw error(what + ": string length " + Long.toUnsignedString(len) + " runs past the end of the file ("
+                        + remaining() + " bytes left at offset " + pos + ")");
+            }
+            if (len > Integer.MAX_VALUE - 16) throw error(what + ": string length " + len + " is too long");
+            byte[] bytes = seg.asSlice(pos, len).toArray(ValueLayout.JAVA_BYTE);
+            pos += len;
+            return new String(bytes, StandardCharsets.UTF_8);
+        }
+
+        Object value(GgufValueType type, String key, int depth) {
+            return switch (type) {
+                case UINT8 -> { need(1, key); yield Byte.toUnsignedInt(seg.get(ValueLayout.JAVA_BYTE, pos++)); }
+                case INT8 -> { need(1, key); yield (int) seg.get(ValueLayout.JAVA_BYTE, pos++); }
+                case UINT16 -> { need(2, key); int v = Short.toUnsignedInt(seg.get(I16, pos)); pos += 2; yield v; }
+                case INT16 -> { need(2, key); int v = seg.get(I16, pos); pos += 2; yield v; }
+                case UINT32 -> Integer.toUnsignedLong(i32(key));
+                case INT32 -> i32(key);
+                case FLOAT32 -> Float.intBitsToFloat(i32(key));
+                case BOOL -> bool(key);
+                case STRING -> string(key);
+                case UINT64, INT64 -> i64(key);
+                case FLOAT64 -> Double.longBitsToDouble(i64(key));
+                case ARRAY -> array(key, depth);
+            };
+        }
+
+        private boolean bool(String key) {
+            need(1, key);
+            byte b = seg.get(ValueLayout.JAVA_BYTE, pos++);
+            if (b != 0 && b != 1) throw error("metadata " + key + ": bool byte is " + b + ", expected 0 or 1");
+            return b == 1;
+        }
+
+        private GgufArray array(String key, int depth) {
+            if (depth >= MAX_ARRAY_NESTING) throw error("metadata " + key + ": arrays nested deeper than " + MAX_ARRAY_NESTING);
+            int typeId = i32("element type of " + key);
+            GgufValueType type = GgufValueType.byId(typeId);
+            if (type == null) throw error("metadata " + key + ": unknown array element type id " + Integer.toUnsignedString(typeId));
+            long n = i64("length of array " + key);
+            long fits = remaining() / type.minBytes();
+            if (n < 0 || n > fits) {
+                throw error("metadata " + key + ": array length " + Long.toUnsignedString(n) + " of " + type
+                        + " is impossible: the " + remaining() + " bytes left in the file hold at most " + fits);
+            }
+            if (n > Integer.MAX_VALUE - 16) throw error("metadata " + key + ": array length " + n + " is too long");
+            int size = (int) n;
+            Object storage = switch (type) {
+                case UINT8, INT8, UINT16, INT16, INT32 -> {
+                    int[] a = new int[size];
+                    for (int i = 0; i < size; i++) a[i] = (Integer) value(type, key, depth);
+                    yield a;
+                }
+                case UINT32, UINT64, INT64 -> {
+                    long[] a = new long[size];
+                    for (int i = 0; i < size; i++) a[i] = (Long) value(type, key, depth);
+                    yield a;
+                }
+                case FLOAT32 -> {
+                    float[] a = new float[size];
+                    for (int i = 0; i < size; i++) a[i] = Float.intBitsToFloat(i32(key));
+                    yield a;
+                }
+                case FLOAT64 -> {
+                    double[] a = new double[size];
+                    for (int i = 0; i < size; i++) a[i] = Double.longBitsToDouble(i64(key));
+                    yield a;
+                }
+                case BOOL -> {
+                    boolean[] a = new boolean[size];
+                    for (int i = 0; i < size; i++) a[i] = bool(key);
+                    yield a;
+                }
+                case STRING -> {
+                    String[] a = new String[size];
+                    for (int i = 0; i < size; i++) a[i] = string(key + "[" + i + "]");
+                    yield a;
+                }
+                case ARRAY -> {
+                    Object[] a = new Object[size];
+                    for (int i = 0; i < size; i++) a[i] = array(key + "[" + i + "]", depth + 1);
+                    yield a;
+                }
+            };
+            return new GgufArray(type, storage, size);
+        }
+
+        GgufTensorInfo tensorInfo(long index, int alignment) {
+            String name = string("name of tensor #" + index);
+            int nDims = i32("dims of tensor " + name);
+            if (nDims < 1 || nDims > MAX_DIMS) {
+                throw error("tensor " + name + " has " + Integer.toUnsignedString(nDims) + " dimensions; GGUF allows 1 to " + MAX_DIMS);
+            }
+            long[] ne = new long[nDims];
+            long elements = 1;
+            for (int d = 0; d < nDims; d++) {
+                ne[d] = i64("dimension " + d + " of tensor " + name);
+                if (ne[d] < 0) throw error("tensor " + name + " has negative dimension " + Long.toUnsignedString(ne[d]));
+                try {
+                    elements = Math.multiplyExact(elements, ne[d]);
+                } catch (ArithmeticException e) {
+                    throw error("tensor " + name + ": the element count of dimensions " + java.util.Arrays.toString(ne) + " overflows");
+                }
+            }
+            int typeId = i32("type of tensor " + name);
+            GgmlType type = GgmlType.byId(typeId);
+            if (type == null) {
+                throw error("tensor " + name + " has unsupported ggml type id " + Integer.toUnsignedString(typeId)
+                        + " (supported: " + java.util.Arrays.toString(GgmlType.values()) + ")");
+            }
+            if (ne[0] % type.blockSize() != 0) {
+                throw error("tensor " + name + ": row length " + ne[0] + " is not a multiple of the " + type
+                        + " block size " + type.blockSize());
+            }
+            long offset = i64("offset of tensor " + name);
+            if (offset < 0) throw error("tensor " + name + " has offset " + Long.toUnsignedString(offset) + ", beyond the file");
+            if (offset % alignment != 0) {
+                throw error("tensor " + name + " has offset " + offset + ", not a multiple of the alignment " + alignment);
+            }
+            long bytes;
+            try {
+                bytes = type.byteSize(elements);
+            } catch (ArithmeticException e) {
+                throw error("tensor " + name + ": byte size of " + elements + " " + type + " values overflows");
+            }
+            return new GgufTensorInfo(name, ne, type, offset, bytes);
+        }
+    }
+}
