@@ -1,0 +1,162 @@
+package io.sparkglm.tensor;
+
+import java.util.Objects;
+
+/**
+ * {@code n} tokens of {@code cols} activations each, prepared once for one {@link ActivationFormat} and
+ * reused by every matrix that takes that format (Q, K, V, gate/up all read the same prepared input).
+ *
+ * <p>Everything is kept as floats, quantized values included: an int8 times int8 product and sums of a
+ * few hundred of them are exact in float, so the kernels get ggml's exact integer block dot from plain
+ * float FMAs and convert only the weights in their inner loop.
+ *
+ * <p>Layout: token {@code t}, column {@code c} is {@code values[t * cols + c]}; for quantized formats the
+ * scale of block {@code b} (32 or 256 columns) of token {@code t} is {@code scales[t * (cols / block) + b]},
+ * and for Q8_K the sum of the 16 quants of group {@code g} is {@code bsums[t * (cols / 16) + g]}.
+ *
+ * <p>An instance is not thread-safe to {@link #load}, but any number of threads may read it at once.
+ */
+public final class Activations {
+
+    private final ActivationFormat format;
+    private final int capacity;
+    private final int cols;
+    private int tokens;
+
+    final float[] values;
+    final float[] scales;
+    final float[] bsums;
+
+    private Activations(ActivationFormat format, int capacity, int cols) {
+        this.format = Objects.requireNonNull(format, "format");
+        if (capacity < 1) throw new IllegalArgumentException("token capacity must be >= 1, got " + capacity);
+        if (cols < 1 || cols % format.blockSize() != 0) {
+            throw new IllegalArgumentException(format + " activations need a row length that is a positive multiple of "
+                    + format.blockSize() + ", got " + cols);
+        }
+        long size = (long) capacity * cols;
+        if (size > Integer.MAX_VALUE - 16) {
+            throw new IllegalArgumentException("too many activations: " + capacity + " tokens x " + cols);
+        }
+        this.capacity = capacity;
+        this.cols = cols;
+        this.values = new float[(int) size];
+        this.scales = format == ActivationFormat.Q8_0 || format == ActivationFormat.Q8_K
+                ? new float[(int) (size / format.blockSize())] : new float[0];
+        this.bsums = format == ActivationFormat.Q8_K ? new float[(int) (size / 16)] : new float[0];
+    }
+
+    /** Room for up to {@code maxTokens} tokens; fill it with {@link #load} (reuse it every step to avoid garbage). */
+    public static Activations allocate(ActivationFormat format, int maxTokens, int cols) {
+        return new Activations(format, maxTokens, cols);
+    }
+
+    /** {@code n} tokens read from {@code x[xOffset + t * cols + c]}, prepared for {@code format}. */
+    public static Activations prepare(ActivationFormat format, float[] x, int xOffset, int n, int cols) {
+        return allocate(format, n, cols).load(x, xOffset, n);
+    }
+
+    /** Re-prepares this buffer from {@code n <= capacity()} tokens at {@code x[xOffset + t * cols + c]}; returns this. */
+    public Activations load(float[] x, int xOffset, int n) {
+        Objects.requireNonNull(x, "x");
+        if (n < 1 || n > capacity) {
+            throw new IllegalArgumentException("token count " + n + " outside 1.." + capacity);
+        }
+        if (xOffset < 0 || (long) xOffset + (long) n * cols > x.length) {
+            throw new IllegalArgumentException("input of length " + x.length + " too short for " + n + " tokens x "
+                    + cols + " from offset " + xOffset);
+        }
+        tokens = n;
+        switch (format) {
+            case F32 -> System.arraycopy(x, xOffset, values, 0, n * cols);
+            case F16 -> {
+                for (int i = 0; i < n * cols; i++) values[i] = roundToFp16(x[xOffset + i]);
+            }
+            case BF16 -> {
+                for (int i = 0; i < n * cols; i++) values[i] = roundToBf16(x[xOffset + i]);
+            }
+            case Q8_0 -> {
+                for (int b = 0; b < n * cols / 32; b++) quantizeQ8_0Block(x, xOffset + b * 32, b);
+            }
+            case Q8_K -> {
+                for (int b = 0; b < n * cols / 256; b++) quantizeQ8_KBlock(x, xOffset + b * 256, b);
+            }
+        }
+        return this;
+    }
+
+    public int tokens() { return tokens; }
+
+    public int cols() { return cols; }
+
+    public int capacity() { return capacity; }
+
+    public ActivationFormat format() { return format; }
+
+    /** The value the kernels actually multiply with: rounded, or dequantized ({@code q * d}). */
+    public float get(int token, int col) {
+        Objects.checkIndex(token, tokens);
+        Objects.checkIndex(col, cols);
+        float v = values[token * cols + col];
+        return switch (format) {
+            case F32, F16, BF16 -> v;
+            case Q8_0, Q8_K -> v * scales[(token * cols + col) / format.blockSize()];
+        };
+    }
+
+    /** ggml's quantize_row_q8_0 (x86 path): d = amax/127 kept as fp16, q = rint(x * 127/amax). */
+    private void quantizeQ8_0Block(float[] x, int from, int block) {
+        float amax = 0f;
+        for (int i = 0; i < 32; i++) amax = Math.max(amax, Math.abs(x[from + i]));
+        float d = amax / 127f;
+        float id = amax != 0f ? 127f / amax : 0f;
+        scales[block] = roundToFp16(d);
+        int base = block * 32;
+        for (int i = 0; i < 32; i++) values[base + i] = (float) Math.rint(x[from + i] * id) + 0f; // + 0f: an integer has no -0
+    }
+
+    /** ggml's quantize_row_q8_K_ref: scale from the signed value of largest magnitude, d = 1/iscale, bsums per 16. */
+    private void quantizeQ8_KBlock(float[] x, int from, int block) {
+        float max = 0f, amax = 0f;
+        for (int i = 0; i < 256; i++) {
+            float ax = Math.abs(x[from + i]);
+            if (ax > amax) {
+                amax = ax;
+                max = x[from + i];
+            }
+        }
+        int base = block * 256;
+        if (amax == 0f) {
+            scales[block] = 0f;
+            java.util.Arrays.fill(values, base, base + 256, 0f);
+            java.util.Arrays.fill(bsums, block * 16, block * 16 + 16, 0f);
+            return;
+        }
+        float iscale = -127f / max;
+        for (int i = 0; i < 256; i++) {
+            values[base + i] = Math.min(127f, (float) Math.rint(iscale * x[from + i]) + 0f);
+        }
+        for (int g = 0; g < 16; g++) {
+            float sum = 0f;
+            for (int i = 0; i < 16; i++) sum += values[base + g * 16 + i];
+            bsums[block * 16 + g] = sum;
+        }
+        scales[block] = 1f / iscale;
+    }
+
+    /** f32 -> fp16 -> f32, round to nearest even, subnormals and overflow to infinity included. */
+    static float roundToFp16(float v) {
+        return Float.float16ToFloat(Float.floatToFloat16(v));
+    }
+
+    /** f32 -> bf16 -> f32 exactly as ggml_compute_fp32_to_bf16: nearest even, NaN made quiet. */
+    static float roundToBf16(float v) {
+        return Float.intBitsToFloat(toBf16Bits(v) << 16);
+    }
+
+    static int toBf16Bits(float v) {
+        int u = Float.floatToRawIntBits(v);
+        if ((u & 0x7fffffff) > 0x7f800000) return ((u >>> 16) | 64) & 0xffff;
+        return ((u + (0x7fff + ((u >>> 16) & 1))) >>> 16) & 0xffff;
+    }
+}

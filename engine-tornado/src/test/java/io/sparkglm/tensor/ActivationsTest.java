@@ -1,0 +1,96 @@
+package io.sparkglm.tensor;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.math.BigDecimal;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/** The activation formats against independent float64 emulations of ggml's conversions and quantizers. */
+class ActivationsTest {
+
+    @Test
+    void q8_0MatchesGgmlQuantizeRowQ8_0() {
+        Random rnd = new Random(3);
+        int n = 3, cols = 256;
+        float[] x = TestFormats.randomActivations(n, cols, rnd);
+        for (int i = 0; i < 32; i++) x[32 + i] = 0f; // an all-zero block: d = 0, q = 0
+        Activations a = Activations.prepare(ActivationFormat.Q8_0, x, 0, n, cols);
+        for (int b = 0; b < n * cols / 32; b++) {
+            float amax = 0;
+            for (int i = 0; i < 32; i++) amax = Math.max(amax, Math.abs(x[b * 32 + i]));
+            double d = Float.float16ToFloat(Float.floatToFloat16(amax / 127f));
+            float id = amax == 0 ? 0f : 127f / amax;
+            assertEquals(d, a.scales[b], "scale of block " + b);
+            for (int i = 0; i < 32; i++) {
+                // round half to even of the float product, emulated in BigDecimal
+                double q = new BigDecimal(x[b * 32 + i] * id).setScale(0, java.math.RoundingMode.HALF_EVEN).doubleValue();
+                assertEquals(q, a.values[b * 32 + i], "quant " + i + " of block " + b);
+                assertTrue(Math.abs(q) <= 127);
+            }
+        }
+        assertEquals(0f, a.get(0, 40));
+    }
+
+    @Test
+    void q8_KMatchesGgmlQuantizeRowQ8_KRef() {
+        Random rnd = new Random(4);
+        int n = 2, cols = 512;
+        float[] x = TestFormats.randomActivations(n, cols, rnd);
+        x[300] = -50f; // the signed extreme is negative in this block
+        Activations a = Activations.prepare(ActivationFormat.Q8_K, x, 0, n, cols);
+        for (int b = 0; b < n * cols / 256; b++) {
+            float max = 0, amax = 0;
+            for (int i = 0; i < 256; i++) {
+                if (Math.abs(x[b * 256 + i]) > amax) { amax = Math.abs(x[b * 256 + i]); max = x[b * 256 + i]; }
+            }
+            float iscale = -127f / max;
+            assertEquals(1f / iscale, a.scales[b], "d of block " + b);
+            for (int g = 0; g < 16; g++) {
+                long sum = 0;
+                for (int i = g * 16; i < g * 16 + 16; i++) {
+                    long q = Math.min(127, new BigDecimal(iscale * x[b * 256 + i]).setScale(0, java.math.RoundingMode.HALF_EVEN).longValue());
+                    assertEquals(q, a.values[b * 256 + i], "quant " + i + " of block " + b);
+                    sum += q;
+                }
+                assertEquals(sum, a.bsums[b * 16 + g], "bsum " + g + " of block " + b);
+            }
+        }
+    }
+
+    @Test
+    void f16AndBf16RoundToNearestEven() {
+        Random rnd = new Random(5);
+        float[] x = new float[4096];
+        for (int i = 0; i < x.length; i++) x[i] = (float) (rnd.nextGaussian() * Math.pow(2, rnd.nextInt(60) - 40));
+        x[0] = 70000f;                         // overflows fp16
+        x[1] = 3e-6f;                          // fp16 subnormal
+        x[2] = Float.intBitsToFloat(0x3f808000); // exact bf16 tie: rounds to even (down)
+        x[3] = Float.intBitsToFloat(0x3f818000); // exact bf16 tie: rounds to even (up)
+        x[4] = Float.intBitsToFloat(0x7f800001); // signalling NaN: ggml makes it quiet
+        Activations h = Activations.prepare(ActivationFormat.F16, x, 0, 1, x.length);
+        Activations b = Activations.prepare(ActivationFormat.BF16, x, 0, 1, x.length);
+        for (int i = 0; i < x.length; i++) {
+            assertEquals(roundToPrecision(x[i], 11, -14, 65504), h.get(0, i), "fp16 of " + x[i]);
+            if (i != 4) assertEquals(roundToPrecision(x[i], 8, -126, Float.MAX_VALUE), b.get(0, i), "bf16 of " + x[i]);
+        }
+        assertEquals(Float.POSITIVE_INFINITY, h.get(0, 0));
+        assertEquals(1.0f, b.get(0, 2));
+        assertEquals(Float.intBitsToFloat(0x3f820000), b.get(0, 3));
+        assertEquals(0x7fc0, Activations.toBf16Bits(x[4]));
+    }
+
+    /** Round to a binary format with {@code bits} significant bits and minimum normal exponent {@code emin}, ties to even. */
+    static double roundToPrecision(double v, int bits, int emin, double max) {
+        if (v == 0) return v;
+        int e = Math.max(Math.getExponent(v), emin);
+        double ulp = Math.scalb(1.0, e - (bits - 1));
+        double r = Math.rint(v / ulp) * ulp;
+        if (Math.abs(r) > max) {
+            // beyond the largest finite value: infinity once past the halfway point to the next power
+            return Math.abs(v) >= max + Math.scalb(1.0, Math.getExponent(max) - bits) ? Math.copySign(Double.POSITIVE_INFINITY, v) : Math.copySign(max, v);
+        }
+        return r;
+    }
+}
