@@ -1,0 +1,187 @@
+package io.sparkglm.spark.executor;
+
+import io.sparkglm.generate.EngineOptions;
+import io.sparkglm.generate.FinishReason;
+import io.sparkglm.generate.GenerationRequest;
+import io.sparkglm.generate.GenerationResult;
+import io.sparkglm.generate.SamplingParams;
+import io.sparkglm.spark.conf.GlmConf;
+import io.sparkglm.tokenizer.ChatMessage;
+import java.io.Serializable;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import org.apache.spark.TaskContext;
+import org.apache.spark.resource.ResourceInformation;
+
+/**
+ * What one row goes through on an executor: find this JVM's engine, fit the document into the context (the
+ * long-document policy), run it, count it, and apply the on-error policy. Serializable: it travels inside
+ * the SQL function (or the Dataset job) with the parsed {@link GlmConf}.
+ */
+public final class GlmRunner implements Serializable {
+
+    /** Tokens the chat template adds around the turns ([gMASK]<sop>, role tokens, newlines), with margin. */
+    static final int TEMPLATE_TOKENS = 16;
+
+    private final GlmConf conf;
+    private final GlmMetrics metrics;
+    private transient Path resolvedModel;
+
+    public GlmRunner(GlmConf conf, GlmMetrics metrics) {
+        this.conf = conf;
+        this.metrics = metrics;
+    }
+
+    public GlmConf conf() {
+        return conf;
+    }
+
+    /**
+     * A chat prompt: an optional system turn, then one user turn made of an optional fixed instruction and
+     * the variable text (the document or the user's prompt) that the long-document policy may cut.
+     */
+    public record Prompt(String system, String instruction, String text) implements Serializable {
+        List<ChatMessage> messages(String fittedText) {
+            List<ChatMessage> m = new ArrayList<>(2);
+            if (system != null) m.add(ChatMessage.system(system));
+            m.add(ChatMessage.user(instruction == null ? fittedText : instruction + "\n\n" + fittedText));
+            return m;
+        }
+    }
+
+    /** Runs one row to completion: metrics counted, on-error policy applied. */
+    public GenerationResult run(Prompt prompt, int maxTokens, SamplingParams sampling, List<String> stop) {
+        return finish(submit(prompt, maxTokens, sampling, stop).join());
+    }
+
+    /**
+     * Queues one row into this JVM's engine and returns at once (the document is fitted first). The future never
+     * fails: an error becomes a result with finish reason ERROR. Pass the result to {@link #finish}.
+     */
+    public CompletableFuture<GenerationResult> submit(Prompt prompt, int maxTokens, SamplingParams sampling, List<String> stop) {
+        InferenceEngine engine = engine(); // a load failure fails the task: it is not a per-row problem
+        try {
+            Fitted fitted = fit(engine, prompt, maxTokens);
+            if (fitted.error != null) return CompletableFuture.completedFuture(GenerationResult.failed(fitted.error, fitted.tokens));
+            GenerationRequest request = new GenerationRequest(prompt.messages(fitted.text), null, maxTokens, sampling, stop, false);
+            return engine.submit(request)
+                    .thenApply(r -> fitted.truncated ? withTruncated(r) : r)
+                    .exceptionally(GlmRunner::failure);
+        } catch (RuntimeException e) {
+            return CompletableFuture.completedFuture(failure(e));
+        }
+    }
+
+    /** Counts a finished row and applies spark.glm.onError (fail throws, failing the task). */
+    public GenerationResult finish(GenerationResult result) {
+        metrics.record(result);
+        if (!result.ok() && conf.onError() == GlmConf.OnError.FAIL) {
+            throw new GlmRowException("glm: a row failed and spark.glm.onError=fail: " + result.error());
+        }
+        return result;
+    }
+
+    /** Tokens of ordinary text with the model's tokenizer (no inference). */
+    public int countTokens(String text) {
+        return engine().countTokens(text);
+    }
+
+    /** The engine options rows of the current task use (device from the task's GPU, if any). */
+    public EngineOptions engineOptions() {
+        if (resolvedModel == null) resolvedModel = ModelLocator.resolve(conf.requireModel());
+        TaskContext tc = TaskContext.get();
+        return conf.engineOptions(resolvedModel, assignedDevice(conf.backend(), tc == null ? Map.of() : tc.resourcesJMap()));
+    }
+
+    private InferenceEngine engine() {
+        return ExecutorEngines.get(engineOptions());
+    }
+
+    /** The GPU Spark assigned to this task, for the tornado (or auto) backend; -1 = let the engine choose. */
+    public static int assignedDevice(String backend, Map<String, ResourceInformation> taskResources) {
+        if (backend.equals("cpu")) return -1;
+        ResourceInformation gpu = taskResources.get("gpu");
+        if (gpu == null || gpu.addresses().length == 0) return -1;
+        String address = gpu.addresses()[0];
+        try {
+            return Integer.parseInt(address.trim());
+        } catch (NumberFormatException e) {
+            throw new IllegalStateException("glm: Spark assigned GPU address '" + address
+                    + "', which is not a device index; the discovery script must print indexes such as \"0\"");
+        }
+    }
+
+    private record Fitted(String text, boolean truncated, String error, int tokens) {}
+
+    /** Applies spark.glm.longDocumentPolicy: the text as is, cut to fit (truncate), or an error. */
+    private Fitted fit(InferenceEngine engine, Prompt prompt, int maxTokens) {
+        String text = prompt.text();
+        int context = engine.contextLength();
+        int fixed = TEMPLATE_TOKENS + (prompt.system() == null ? 0 : engine.countTokens(prompt.system()))
+                + (prompt.instruction() == null ? 0 : engine.countTokens(prompt.instruction()));
+        int budget = context - maxTokens - fixed;
+        if (budget <= 0) {
+            return new Fitted(null, false, "max_tokens " + maxTokens + " plus the instruction (" + fixed
+                    + " tokens) leave no room for the text in the context of " + context + " tokens", 0);
+        }
+        // Every token covers at least one UTF-8 byte: a text with no more bytes than the budget fits uncounted.
+        if (utf8Length(text) <= budget) return new Fitted(text, false, null, 0);
+        int tokens = engine.countTokens(text);
+        if (tokens <= budget) return new Fitted(text, false, null, tokens);
+        if (conf.longDocumentPolicy() == GlmConf.LongDocumentPolicy.ERROR) {
+            return new Fitted(null, false, "the text has " + tokens + " tokens but only " + budget + " fit (context "
+                    + context + " minus max_tokens " + maxTokens + " and the instruction); set "
+                    + "spark.glm.longDocumentPolicy=truncate to keep its beginning, or raise spark.glm.maxContext", tokens);
+        }
+        return new Fitted(cutToFit(engine, text, tokens, budget), true, null, tokens);
+    }
+
+    /** The longest-found prefix of {@code text} with at most {@code budget} tokens (keeps the beginning). */
+    static String cutToFit(InferenceEngine engine, String text, int tokens, int budget) {
+        int chars = text.length();
+        int count = tokens;
+        while (count > budget) {
+            // Shrink in proportion to the overshoot, a little more, so that this converges in a few passes.
+            chars = Math.max(0, (int) ((long) chars * budget / count) - 1 - (chars / 100));
+            if (chars > 0 && Character.isHighSurrogate(text.charAt(chars - 1))) chars--;
+            count = engine.countTokens(text.substring(0, chars));
+        }
+        return text.substring(0, chars);
+    }
+
+    static int utf8Length(String s) {
+        if (s.length() > Integer.MAX_VALUE / 3) return s.getBytes(StandardCharsets.UTF_8).length;
+        int n = 0;
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c < 0x80) n++;
+            else if (c < 0x800) n += 2;
+            else if (Character.isHighSurrogate(c)) { n += 4; i++; }
+            else n += 3;
+        }
+        return n;
+    }
+
+    private static GenerationResult withTruncated(GenerationResult r) {
+        return new GenerationResult(r.text(), r.tokenIds(), r.finishReason(), r.promptTokens(), r.completionTokens(),
+                r.prefillNanos(), r.decodeNanos(), true, r.error());
+    }
+
+    private static GenerationResult failure(Throwable t) {
+        Throwable cause = t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
+        String message = cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
+        return new GenerationResult("", new int[0], FinishReason.ERROR, 0, 0, 0, 0, false, message);
+    }
+
+    /** A row failed while spark.glm.onError=fail: fails the task (and, after retries, the job). */
+    public static final class GlmRowException extends RuntimeException {
+        public GlmRowException(String message) {
+            super(message);
+        }
+    }
+}

@@ -1,0 +1,34 @@
+package io.sparkglm.spark.executor;
+
+import io.sparkglm.generate.Engine;
+import io.sparkglm.generate.EngineOptions;
+import io.sparkglm.generate.GenerationRequest;
+import io.sparkglm.generate.GenerationResult;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * The part of {@link Engine} the Spark side uses. An interface so that the Spark plumbing (NULLs, failures,
+ * metrics, batching) can be tested with a scripted engine as well as with the real one.
+ */
+public interface InferenceEngine extends AutoCloseable {
+
+    CompletableFuture<GenerationResult> submit(GenerationRequest request);
+
+    int countTokens(String text);
+
+    int contextLength();
+
+    @Override
+    void close();
+
+    /** Loads the real engine. */
+    static InferenceEngine load(EngineOptions options) {
+        Engine engine = Engine.load(options);
+        return new InferenceEngine() {
+            @Override public CompletableFuture<GenerationResult> submit(GenerationRequest r) { return engine.submit(r, null); }
+            @Override public int countTokens(String text) { return engine.countTokens(text); }
+            @Override public int contextLength() { return engine.contextLength(); }
+            @Override public void close() { engine.close(); }
+        };
+    }
+}

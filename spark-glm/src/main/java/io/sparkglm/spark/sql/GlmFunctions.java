@@ -1,0 +1,142 @@
+package io.sparkglm.spark.sql;
+
+import io.sparkglm.spark.conf.CallOptions;
+import io.sparkglm.spark.conf.GlmConf;
+import io.sparkglm.spark.conf.GlmConfException;
+import io.sparkglm.spark.executor.GlmMetrics;
+import io.sparkglm.spark.executor.GlmRunner;
+import java.util.List;
+import java.util.function.Function;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.SparkSessionExtensions;
+import org.apache.spark.sql.catalyst.FunctionIdentifier;
+import org.apache.spark.sql.catalyst.expressions.ApplyFunctionExpression;
+import org.apache.spark.sql.catalyst.expressions.Expression;
+import org.apache.spark.sql.catalyst.expressions.ExpressionInfo;
+import org.apache.spark.sql.catalyst.util.MapData;
+import org.apache.spark.sql.internal.SQLConf;
+import org.apache.spark.sql.types.MapType;
+import scala.Option;
+import scala.Tuple3;
+import scala.collection.immutable.Seq;
+import scala.jdk.javaapi.CollectionConverters;
+
+/**
+ * The glm_* SQL functions. Each builder runs while a query is analyzed, on the driver: it parses the session's
+ * {@code spark.glm.*} settings and any literal options, so that a bad setting fails the query before a task
+ * starts, and wraps a {@link GlmFunction} (carrying the parsed settings to the executors) in Catalyst's
+ * {@link ApplyFunctionExpression}.
+ *
+ * <p>Register them for every session with {@code spark.sql.extensions=io.sparkglm.spark.sql.GlmExtensions}, or
+ * for one session with {@link #register(SparkSession)}.
+ */
+public final class GlmFunctions {
+
+    private GlmFunctions() {}
+
+    /** One SQL function: its name, usage line and builder. */
+    public record Definition(String name, String usage, Function<List<Expression>, Expression> builder) {
+
+        FunctionIdentifier identifier() {
+            return new FunctionIdentifier(name, Option.empty(), Option.empty());
+        }
+
+        ExpressionInfo info() {
+            return new ExpressionInfo(GlmFunctions.class.getName(), null, name, usage, "");
+        }
+
+        scala.Function1<Seq<Expression>, Expression> scalaBuilder() {
+            return args -> builder.apply(CollectionConverters.asJava(args));
+        }
+    }
+
+    public static final List<Definition> ALL = List.of(
+            new Definition("glm_summarize", "glm_summarize(doc [, max_words]) - a summary of doc in at most max_words "
+                    + "words (default 100); NULL for a NULL doc or a failed row",
+                    args -> summarize("glm_summarize", args, false)),
+            new Definition("glm_summarize_result", "glm_summarize_result(doc [, max_words]) - the summary as "
+                    + "STRUCT<text, finish_reason, prompt_tokens, completion_tokens, truncated, error>",
+                    args -> summarize("glm_summarize_result", args, true)),
+            new Definition("glm_generate", "glm_generate(prompt [, options]) - the model's answer to one user turn; "
+                    + "options MAP<STRING,STRING>: system, max_tokens, temperature, top_p, top_k, seed, stop",
+                    args -> generate("glm_generate", args, false)),
+            new Definition("glm_generate_result", "glm_generate_result(prompt [, options]) - as glm_generate, as "
+                    + "STRUCT<text, finish_reason, prompt_tokens, completion_tokens, truncated, error>",
+                    args -> generate("glm_generate_result", args, true)),
+            new Definition("glm_count_tokens", "glm_count_tokens(text) - tokens of text with the model's tokenizer",
+                    GlmFunctions::countTokens),
+            new Definition("glm_engine_options", "glm_engine_options() - the engine options this task would use "
+                    + "(model path, backend, assigned GPU); loads nothing",
+                    GlmFunctions::engineOptions));
+
+    /** Registers the functions in one session (for code that cannot set spark.sql.extensions). */
+    public static void register(SparkSession spark) {
+        var registry = ((org.apache.spark.sql.classic.SparkSession) spark).sessionState().functionRegistry();
+        for (Definition d : ALL) registry.registerFunction(d.identifier(), d.info(), d.scalaBuilder());
+    }
+
+    static void inject(SparkSessionExtensions extensions) {
+        for (Definition d : ALL) extensions.injectFunction(new Tuple3<>(d.identifier(), d.info(), d.scalaBuilder()));
+    }
+
+    // ---- builders (driver, analysis time) ----
+
+    private static Expression summarize(String name, List<Expression> args, boolean fullResult) {
+        arity(name, args, 1, 2, "doc [, max_words]");
+        GlmRunner runner = runner(true);
+        if (args.size() == 2 && args.get(1).foldable()) {
+            String bad = SummarizeFunction.checkMaxWords(args.get(1).eval(null));
+            if (bad != null) throw new GlmConfException(name + ": " + bad);
+        }
+        return apply(new SummarizeFunction(name, runner, args.size() == 2, fullResult), args);
+    }
+
+    private static Expression generate(String name, List<Expression> args, boolean fullResult) {
+        arity(name, args, 1, 2, "prompt [, options MAP<STRING,STRING>]");
+        GlmRunner runner = runner(true);
+        CallOptions fixed = null;
+        if (args.size() == 2) {
+            Expression options = args.get(1);
+            if (options.resolved() && !(options.dataType() instanceof MapType)) {
+                throw new GlmConfException(name + ": options must be a MAP<STRING,STRING> such as "
+                        + "map('max_tokens', '64', 'temperature', '0'), not " + options.dataType().sql());
+            }
+            if (options.foldable()) {
+                Object value = options.eval(null);
+                fixed = value == null ? CallOptions.defaults(runner.conf())
+                        : CallOptions.parse(GenerateFunction.toJava((MapData) value), runner.conf());
+            }
+        } else {
+            fixed = CallOptions.defaults(runner.conf());
+        }
+        return apply(new GenerateFunction(name, runner, args.size() == 2, fixed, fullResult), args);
+    }
+
+    private static Expression countTokens(List<Expression> args) {
+        arity("glm_count_tokens", args, 1, 1, "text");
+        return apply(new CountTokensFunction(runner(true)), args);
+    }
+
+    private static Expression engineOptions(List<Expression> args) {
+        arity("glm_engine_options", args, 0, 0, "");
+        return apply(new EngineOptionsFunction(runner(true)), args);
+    }
+
+    /** Parses this session's spark.glm.* settings (failing the query on a bad one) into a runner. */
+    private static GlmRunner runner(boolean needsModel) {
+        GlmConf conf = GlmConf.parse(CollectionConverters.asJava(SQLConf.get().getAllConfs()));
+        if (needsModel) conf.requireModel();
+        return new GlmRunner(conf, GlmMetrics.of(SparkSession.active().sparkContext()));
+    }
+
+    private static void arity(String name, List<Expression> args, int min, int max, String signature) {
+        if (args.size() < min || args.size() > max) {
+            throw new GlmConfException(name + "(" + signature + ") takes " + (min == max ? String.valueOf(min) : min + " or " + max)
+                    + " argument" + (max == 1 ? "" : "s") + ", got " + args.size());
+        }
+    }
+
+    private static Expression apply(GlmFunction<?> function, List<Expression> args) {
+        return new ApplyFunctionExpression(function, CollectionConverters.asScala(args).toList());
+    }
+}
