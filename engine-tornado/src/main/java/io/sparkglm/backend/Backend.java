@@ -1,0 +1,44 @@
+package io.sparkglm.backend;
+
+import io.sparkglm.model.ModelConfig;
+import java.util.List;
+
+/**
+ * Computes GLM-4 forward steps. The scheduler above decides which sequences share a step; a backend
+ * decides how to compute it. All tokens of one step (prompt chunks of some sequences, one new token of
+ * others) are computed together, so every weight is read once per step.
+ *
+ * <p>A backend is used by one scheduler thread at a time. The logits of a token never depend on which
+ * other tokens share its step: a sequence generates the same ids alone or in a batch.
+ */
+public interface Backend extends AutoCloseable {
+
+    /** "cpu", "tornado", ... */
+    String name();
+
+    ModelConfig config();
+
+    /** An empty KV cache for one sequence that can hold {@code capacity} tokens; fails clearly when memory is short. */
+    SequenceCache newSequence(int capacity);
+
+    /**
+     * Appends each entry's tokens to its sequence (positions continue from {@link SequenceCache#length()})
+     * and returns, per entry, the logits of its last token ({@code vocab} floats) or, when
+     * {@link Step#allLogits()}, of all its tokens ({@code tokens.length * vocab} floats).
+     */
+    List<float[]> forward(List<Step> steps);
+
+    @Override
+    void close();
+
+    /** One sequence's share of a forward step. */
+    record Step(SequenceCache sequence, int[] tokens, boolean allLogits) {
+        public Step {
+            if (tokens.length == 0) throw new IllegalArgumentException("a step needs at least one token");
+            if (sequence.length() + tokens.length > sequence.capacity()) {
+                throw new IllegalArgumentException("sequence holds " + sequence.length() + " of "
+                        + sequence.capacity() + " tokens; " + tokens.length + " more do not fit");
+            }
+        }
+    }
+}

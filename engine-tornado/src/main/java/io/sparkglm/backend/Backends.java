@@ -1,0 +1,43 @@
+package io.sparkglm.backend;
+
+import io.sparkglm.model.Checkpoint;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.ServiceLoader;
+
+/** Chooses a backend by name: "cpu", "tornado", or "auto" (the first available accelerator, else cpu). */
+public final class Backends {
+
+    private Backends() {}
+
+    public static Backend open(String name, Checkpoint checkpoint, BackendOptions options) {
+        List<BackendProvider> providers = providers();
+        if (name.equals("auto")) {
+            for (BackendProvider p : providers) {
+                if (!p.name().equals("cpu") && p.available()) return p.open(checkpoint, options);
+            }
+            return open("cpu", checkpoint, options);
+        }
+        for (BackendProvider p : providers) {
+            if (p.name().equals(name)) {
+                if (!p.available()) throw new IllegalStateException("backend '" + name + "' cannot run here: " + p.unavailableReason());
+                return p.open(checkpoint, options);
+            }
+        }
+        if (name.equals("tornado")) {
+            throw new IllegalStateException("backend 'tornado' is not installed: build spark-glm with TORNADOVM_HOME set "
+                    + "to a TornadoVM SDK (see docs/adr/0005-tornadovm-backend.md) and run with its JVM flags");
+        }
+        throw new IllegalArgumentException("unknown backend '" + name + "' (known: " + names(providers) + ", auto)");
+    }
+
+    private static List<BackendProvider> providers() {
+        List<BackendProvider> list = new ArrayList<>();
+        ServiceLoader.load(BackendProvider.class, Backends.class.getClassLoader()).forEach(list::add);
+        return list;
+    }
+
+    private static String names(List<BackendProvider> providers) {
+        return String.join(", ", providers.stream().map(BackendProvider::name).toList());
+    }
+}
