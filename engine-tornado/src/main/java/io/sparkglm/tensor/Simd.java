@@ -5,6 +5,9 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
@@ -20,6 +23,10 @@ final class Simd {
     static final int L = F.length();
     /** As many bytes as {@link #F} has lanes: one byte vector widens to one float vector. */
     static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(L * 8));
+
+    /** As many shorts as {@link #F} has lanes. */
+    static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(L * 16));
+    static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, VectorShape.forBitSize(L * 32));
 
     static final ValueLayout.OfShort FP16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -37,5 +44,47 @@ final class Simd {
 
     static FloatVector floats(MemorySegment s, long offset) {
         return FloatVector.fromMemorySegment(F, s, offset, ByteOrder.LITTLE_ENDIAN);
+    }
+
+    /** {@link #L} fp16 values at {@code offset}, converted exactly (subnormals, infinities and NaN included). */
+    static FloatVector halfsToFloats(MemorySegment s, long offset) {
+        IntVector h = (IntVector) ShortVector.fromMemorySegment(S, s, offset, ByteOrder.LITTLE_ENDIAN)
+                .convertShape(VectorOperators.S2I, I, 0);
+        IntVector magnitude = h.and(0x7fff);
+        // exponent and mantissa moved into float position, rescaled by 2^(127-15): exact for normals and subnormals
+        FloatVector f = magnitude.lanewise(VectorOperators.LSHL, 13)
+                .reinterpretAsFloats().mul(0x1p112f);
+        VectorMask<Integer> special = magnitude.compare(VectorOperators.GE, 0x7c00);
+        IntVector bits = f.reinterpretAsInts()
+                .blend(magnitude.lanewise(VectorOperators.LSHL, 13).or(0x7f800000), special)
+                .or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16));
+        return bits.reinterpretAsFloats();
+    }
+
+    /** {@link #L} bf16 values at {@code offset}: the high half of a float. */
+    static FloatVector bf16sToFloats(MemorySegment s, long offset) {
+        return ((IntVector) ShortVector.fromMemorySegment(S, s, offset, ByteOrder.LITTLE_ENDIAN)
+                .convertShape(VectorOperators.S2I, I, 0))
+                .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    }
+
+    /** {@link #L} bytes at {@code offset} (unwidened), to split into nibbles. */
+    static ByteVector bytes(MemorySegment s, long offset) {
+        return ByteVector.fromMemorySegment(B, s, offset, ByteOrder.LITTLE_ENDIAN);
+    }
+
+    /** Signed byte lanes widened to floats. */
+    static FloatVector toFloats(ByteVector b) {
+        return (FloatVector) b.convertShape(VectorOperators.B2F, F, 0);
+    }
+
+    /** The low nibble of each byte, 0..15. */
+    static ByteVector low(ByteVector b) {
+        return b.and((byte) 0x0f);
+    }
+
+    /** The high nibble of each byte, 0..15. */
+    static ByteVector high(ByteVector b) {
+        return b.lanewise(VectorOperators.LSHR, 4);
     }
 }

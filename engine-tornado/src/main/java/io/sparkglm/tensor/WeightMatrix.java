@@ -16,7 +16,8 @@ import java.util.Objects;
  * Rows are indices of this matrix (of the whole stack for a {@link StackedMatrix}). Several threads may
  * call matmul at once on disjoint row ranges; the kernels allocate nothing.
  */
-public abstract sealed class WeightMatrix permits F32Matrix, Q8_0Matrix, StackedMatrix {
+public abstract sealed class WeightMatrix permits F32Matrix, HalfFloatMatrix, Q8_0Matrix, Q4_0Matrix, Q4_KMatrix, Q5_KMatrix, Q6_KMatrix,
+        StackedMatrix {
 
     private final int rows;
     private final int cols;
@@ -57,8 +58,12 @@ public abstract sealed class WeightMatrix permits F32Matrix, Q8_0Matrix, Stacked
         }
         return switch (type) {
             case F32 -> new F32Matrix(data, rows, cols);
+            case F16, BF16 -> new HalfFloatMatrix(type, data, rows, cols);
             case Q8_0 -> new Q8_0Matrix(data, rows, cols);
-            default -> throw new UnsupportedOperationException("weight format " + type + " has no CPU kernel yet");
+            case Q4_0 -> new Q4_0Matrix(data, rows, cols);
+            case Q4_K -> new Q4_KMatrix(data, rows, cols);
+            case Q5_K -> new Q5_KMatrix(data, rows, cols);
+            case Q6_K -> new Q6_KMatrix(data, rows, cols);
         };
     }
 
