@@ -46,10 +46,8 @@ final class BytePairEncoder {
     }
 
     private void encodeLinear(byte[] piece, int n, IntList out) {
-        if (start.length < n + 1) {
-            start = new int[n + 1 + 16];
-            pairRank = new int[n + 1 + 16];
-        }
+        if (start.length < n + 1) start = new int[n + 1 + 16];
+        if (pairRank.length < n + 1) pairRank = new int[n + 1 + 16];
         int[] start = this.start, pairRank = this.pairRank;
         int parts = n;
         for (int i = 0; i <= n; i++) start[i] = i;
@@ -74,8 +72,8 @@ final class BytePairEncoder {
         if (next.length < n + 1) {
             next = new int[n + 1];
             prev = new int[n + 1];
-            pairRank = new int[Math.max(pairRank.length, n + 1)];
         }
+        if (pairRank.length < n + 1) pairRank = new int[n + 1];
         int[] next = this.next, prev = this.prev, pairRank = this.pairRank;
         int size = 0;
         if (heap.length < 2 * n + 4) heap = new long[2 * n + 4];
