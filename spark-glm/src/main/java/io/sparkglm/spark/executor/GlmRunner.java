@@ -145,9 +145,11 @@ public final class GlmRunner implements Serializable {
     static String cutToFit(InferenceEngine engine, String text, int tokens, int budget) {
         int chars = text.length();
         int count = tokens;
+        int pass = 0;
         while (count > budget) {
-            // Shrink in proportion to the overshoot, a little more, so that this converges in a few passes.
-            chars = Math.max(0, (int) ((long) chars * budget / count) - 1 - (chars / 100));
+            // Shrink in proportion to the overshoot (from the second pass on a little more, so that this
+            // converges in a few passes: every pass tokenizes the prefix once).
+            chars = Math.max(0, (int) ((long) chars * budget / count) - (pass++ == 0 ? 0 : 1 + chars / 100));
             if (chars > 0 && Character.isHighSurrogate(text.charAt(chars - 1))) chars--;
             count = engine.countTokens(text.substring(0, chars));
         }

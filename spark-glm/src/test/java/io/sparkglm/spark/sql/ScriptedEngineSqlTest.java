@@ -1,0 +1,161 @@
+package io.sparkglm.spark.sql;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import io.sparkglm.spark.executor.ExecutorEngines;
+import io.sparkglm.spark.executor.GlmMetrics;
+import io.sparkglm.spark.executor.GlmRunner;
+import io.sparkglm.spark.testing.ScriptedEngine;
+import io.sparkglm.spark.testing.SharedSpark;
+import io.sparkglm.testing.SharedFiles;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicReference;
+import org.apache.spark.sql.Encoders;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The SQL functions' row semantics (NULL, empty, failed, too long, options, metrics, no lost rows) on local[2]
+ * with a scripted engine: the same code path as the real engine from the function down to engine.submit.
+ */
+class ScriptedEngineSqlTest {
+
+    private static final SparkSession spark = SharedSpark.session();
+    private final AtomicReference<ScriptedEngine> engine = new AtomicReference<>();
+
+    @BeforeEach
+    void scriptTheEngine() {
+        ExecutorEngines.replaceLoaderForTesting(options -> {
+            ScriptedEngine e = new ScriptedEngine(400);
+            engine.set(e);
+            return e;
+        });
+        // Any existing file will do: the scripted engine does not read it.
+        spark.conf().set("spark.glm.model", SharedFiles.tinyQ8().toString());
+    }
+
+    @AfterEach
+    void reset() {
+        for (String key : List.of("spark.glm.model", "spark.glm.onError", "spark.glm.longDocumentPolicy", "spark.glm.seed")) {
+            spark.conf().unset(key);
+        }
+    }
+
+    @AfterAll
+    static void realEngineAgain() {
+        ExecutorEngines.replaceLoaderForTesting(null);
+    }
+
+    @Test
+    void summarizeGivesOneAnswerPerRowAndNullForNull() {
+        List<Row> rows = spark.sql("SELECT id, glm_summarize(doc) FROM VALUES (1, 'a short document'), (2, NULL), "
+                + "(3, 'another one, longer than the first') AS t(id, doc) ORDER BY id").collectAsList();
+        assertEquals(3, rows.size());
+        assertEquals("answer[2 turns, user " + (SummarizeFunction.instruction(100).length() + 2 + 16) + " chars, max 216, seed 0]",
+                rows.get(0).getString(1));
+        assertTrue(rows.get(1).isNullAt(1));
+        assertTrue(rows.get(2).getString(1).startsWith("answer[2 turns"), rows.get(2).getString(1));
+        assertEquals(2, engine.get().requests.size(), "NULL must not reach the engine");
+    }
+
+    @Test
+    void emptyDocumentGivesAnEmptySummaryWithoutInference() {
+        Row r = spark.sql("SELECT glm_summarize(''), glm_summarize_result('   ')").first();
+        assertEquals("", r.getString(0));
+        assertEquals("stop", r.getStruct(1).getString(1));
+        assertTrue(engine.get() == null || engine.get().requests.isEmpty());
+    }
+
+    @Test
+    void failedRowIsNullCountedAndExplainedInTheResultStruct() {
+        GlmMetrics m = GlmMetrics.of(spark.sparkContext());
+        long failedBefore = m.failedRows.value();
+        long rowsBefore = m.rows.value();
+        List<Row> rows = spark.sql("SELECT p, glm_generate(p), glm_generate_result(p) FROM VALUES ('fine'), ('please FAIL_ME') "
+                + "AS t(p) ORDER BY p").collectAsList();
+        assertEquals("fine", rows.get(0).getString(0));
+        assertNotNull(rows.get(0).getString(1));
+        assertEquals("length", rows.get(0).getStruct(2).getString(1));
+        assertTrue(rows.get(1).isNullAt(1));
+        Row failed = rows.get(1).getStruct(2);
+        assertTrue(failed.isNullAt(0));
+        assertEquals("error", failed.getString(1));
+        assertEquals("scripted failure", failed.getString(5));
+        assertEquals(2, m.failedRows.value() - failedBefore, "two failed evaluations (text and struct)");
+        assertEquals(4, m.rows.value() - rowsBefore);
+    }
+
+    @Test
+    void onErrorFailFailsTheTask() {
+        spark.conf().set("spark.glm.onError", "fail");
+        var e = assertThrows(Exception.class, () -> spark.sql("SELECT glm_generate(p) FROM VALUES ('ok'), ('FAIL_ME') AS t(p)").collect());
+        Throwable t = e;
+        while (t.getCause() != null && !(t instanceof GlmRunner.GlmRowException)) t = t.getCause();
+        assertInstanceOf(GlmRunner.GlmRowException.class, t, "the job fails because of the row");
+        assertTrue(t.getMessage().contains("spark.glm.onError=fail") && t.getMessage().contains("scripted failure"), t.getMessage());
+    }
+
+    @Test
+    void longDocumentIsAnErrorByDefaultAndCutWhenTruncating() {
+        String huge = "word ".repeat(2000); // 2500 scripted tokens, context 400
+        spark.createDataset(List.of(huge), Encoders.STRING()).toDF("doc").createOrReplaceTempView("huge");
+        Row error = spark.sql("SELECT glm_summarize_result(doc, 50) FROM huge").first().getStruct(0);
+        assertEquals("error", error.getString(1));
+        assertTrue(error.getString(5).contains("2500 tokens") && error.getString(5).contains("longDocumentPolicy=truncate"),
+                error.getString(5));
+
+        spark.conf().set("spark.glm.longDocumentPolicy", "truncate");
+        Row cut = spark.sql("SELECT glm_summarize_result(doc, 50) FROM huge").first().getStruct(0);
+        assertEquals("length", cut.getString(1));
+        assertTrue(cut.getBoolean(4), "truncation is visible");
+        ScriptedEngine e = engine.get();
+        String user = e.userTurns().getLast();
+        int budget = 400 - 116 - 16 - e.countTokens(SummarizeFunction.SYSTEM) - e.countTokens(SummarizeFunction.instruction(50));
+        int docTokens = e.countTokens(user.substring(SummarizeFunction.instruction(50).length() + 2));
+        assertTrue(docTokens <= budget && docTokens > budget - 20, docTokens + " tokens for a budget of " + budget);
+        assertTrue(huge.startsWith(user.substring(SummarizeFunction.instruction(50).length() + 2)), "keeps the beginning");
+    }
+
+    @Test
+    void literalOptionsReachTheRequestAndRowOptionsAreParsedPerRow() {
+        Row r = spark.sql("SELECT glm_generate('hi', map('system', 'Be brief.', 'max_tokens', '7', 'seed', '3'))").first();
+        assertEquals("answer[2 turns, user 2 chars, max 7, seed 3]", r.getString(0));
+        List<Row> rows = spark.sql("SELECT id, glm_generate_result('hi', map('max_tokens', mt)) FROM VALUES (1, '5'), (2, 'lots') "
+                + "AS t(id, mt) ORDER BY id").collectAsList();
+        assertEquals("answer[1 turns, user 2 chars, max 5, seed 0]", rows.get(0).getStruct(1).getString(0));
+        assertTrue(rows.get(1).getStruct(1).getString(5).contains("'max_tokens'"), "a bad per-row option fails only its row");
+    }
+
+    @Test
+    void countTokensUsesTheModelTokenizerAndKeepsNull() {
+        List<Row> rows = spark.sql("SELECT glm_count_tokens(t) FROM VALUES ('12345678'), (NULL) AS x(t)").collectAsList();
+        assertEquals(2, rows.get(0).getInt(0));
+        assertTrue(rows.get(1).isNullAt(0));
+    }
+
+    @Test
+    void everyRowComesBackOnceWithMetricsAndOneEngineForConcurrentTasks() {
+        GlmMetrics m = GlmMetrics.of(spark.sparkContext());
+        long rowsBefore = m.rows.value(), promptBefore = m.promptTokens.value(), genBefore = m.generatedTokens.value();
+        int loadsBefore = ExecutorEngines.loads();
+        List<Row> rows = spark.sql("SELECT id, glm_generate(concat('question ', id), map('seed', cast(id AS STRING))) AS a "
+                + "FROM range(0, 60, 1, 4)").collectAsList();
+        assertEquals(60, rows.size());
+        Map<Long, String> byId = new HashMap<>();
+        for (Row r : rows) assertNull(byId.put(r.getLong(0), r.getString(1)), "duplicate row " + r);
+        for (long id = 0; id < 60; id++) {
+            assertEquals("answer[1 turns, user " + ("question " + id).length() + " chars, max 256, seed " + id + "]", byId.get(id));
+        }
+        assertEquals(1, ExecutorEngines.loads() - loadsBefore, "one engine shared by both task threads");
+        assertEquals(2, engine.get().maxInFlight.get(), "rows of the two concurrent tasks overlap in the engine");
+        assertEquals(60, m.rows.value() - rowsBefore);
+        assertEquals(180, m.generatedTokens.value() - genBefore);
+        assertTrue(m.promptTokens.value() - promptBefore >= 60 * 7);
+    }
+}
