@@ -1,0 +1,135 @@
+package io.sparkglm.generate;
+
+import io.sparkglm.backend.SequenceCache;
+import io.sparkglm.tokenizer.GlmTokenizer;
+import io.sparkglm.tokenizer.StreamingDecoder;
+import java.util.Arrays;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * One request's life in the scheduler: prompt chunks in, then one sampled token per step until a stop
+ * id, a stop string, maxTokens or the cache capacity ends it.
+ */
+final class Sequence {
+
+    private final GenerationRequest request;
+    private final int[] prompt;
+    private final int capacity;
+    private final GlmTokenizer tokenizer;
+    private final Engine.TokenListener listener;
+    private final CompletableFuture<GenerationResult> future = new CompletableFuture<>();
+    private final Sampler sampler;
+    private final int[] stopIds;
+    private final int longestStop;
+
+    private SequenceCache cache;
+    private int prefilled;
+    private int[] generated = new int[16];
+    private int generatedCount;
+    private int pendingToken = -1;          // sampled, not yet fed back
+    private StreamingDecoder decoder;
+    private final StringBuilder text = new StringBuilder();
+    private long startNanos, prefillDoneNanos;
+
+    Sequence(GenerationRequest request, int[] prompt, int capacity, GlmTokenizer tokenizer, Engine.TokenListener listener) {
+        this.request = request;
+        this.prompt = prompt;
+        this.capacity = capacity;
+        this.tokenizer = tokenizer;
+        this.listener = listener;
+        this.sampler = new Sampler(request.sampling());
+        this.stopIds = request.ignoreEos() ? new int[0] : tokenizer.stopIds();
+        this.longestStop = request.stopStrings().stream().mapToInt(String::length).max().orElse(0);
+    }
+
+    CompletableFuture<GenerationResult> future() { return future; }
+    int capacity() { return capacity; }
+    SequenceCache cache() { return cache; }
+    boolean finished() { return future.isDone(); }
+    boolean decoding() { return prefilled == prompt.length; }
+
+    void start(SequenceCache cache) {
+        this.cache = cache;
+        this.decoder = tokenizer.newStreamingDecoder();
+        this.startNanos = System.nanoTime();
+        for (int id : prompt) sampler.accept(id);
+    }
+
+    /** The next prompt chunk (at most {@code max} tokens), or the last sampled token. */
+    int[] nextTokens(int max) {
+        if (decoding()) return new int[] {pendingToken};
+        int n = Math.min(max, prompt.length - prefilled);
+        return Arrays.copyOfRange(prompt, prefilled, prefilled + n);
+    }
+
+    void afterStep(int fed, float[] logits) {
+        if (!decoding()) {
+            prefilled += fed;
+            if (!decoding()) return;           // more prompt to go
+            prefillDoneNanos = System.nanoTime();
+        }
+        int token = sampler.sample(logits);
+        if (isStopId(token)) {
+            finish(FinishReason.STOP, true);
+            return;
+        }
+        append(token);
+        String piece = decoder.accept(token);
+        text.append(piece);
+        if (listener != null) listener.onToken(token, piece);
+        if (endsAtStopString()) {
+            finish(FinishReason.STOP, false);        // bytes held back by the decoder lie past the stop
+        } else if (generatedCount >= request.maxTokens() || prompt.length + generatedCount >= capacity) {
+            finish(FinishReason.LENGTH, true);
+        } else {
+            pendingToken = token;
+        }
+    }
+
+    private boolean isStopId(int token) {
+        for (int id : stopIds) if (id == token) return true;
+        return false;
+    }
+
+    private void append(int token) {
+        if (generatedCount == generated.length) generated = Arrays.copyOf(generated, generated.length * 2);
+        generated[generatedCount++] = token;
+        sampler.accept(token);
+    }
+
+    /** Cuts the text at the first stop string found in its recent tail. */
+    private boolean endsAtStopString() {
+        if (longestStop == 0) return false;
+        int from = Math.max(0, text.length() - longestStop - 64);
+        int cut = -1;
+        for (String stop : request.stopStrings()) {
+            if (stop.isEmpty()) continue;
+            int at = text.indexOf(stop, from);
+            if (at >= 0 && (cut < 0 || at < cut)) cut = at;
+        }
+        if (cut < 0) return false;
+        text.setLength(cut);
+        return true;
+    }
+
+    private void finish(FinishReason reason, boolean flushDecoder) {
+        long now = System.nanoTime();
+        if (flushDecoder) text.append(decoder.flush());
+        closeCache();
+        long prefillEnd = prefillDoneNanos == 0 ? now : prefillDoneNanos;
+        future.complete(new GenerationResult(text.toString(), Arrays.copyOf(generated, generatedCount), reason,
+                prompt.length, generatedCount, prefillEnd - startNanos, now - prefillEnd, false, null));
+    }
+
+    void fail(String error) {
+        closeCache();
+        future.complete(GenerationResult.failed(error, prompt.length));
+    }
+
+    private void closeCache() {
+        if (cache != null) {
+            cache.close();
+            cache = null;
+        }
+    }
+}
