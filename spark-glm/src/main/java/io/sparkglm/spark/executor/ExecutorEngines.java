@@ -1,6 +1,8 @@
 package io.sparkglm.spark.executor;
 
 import io.sparkglm.generate.EngineOptions;
+import io.sparkglm.tokenizer.GlmTokenizer;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -18,6 +20,7 @@ public final class ExecutorEngines {
 
     private static final Logger LOG = LoggerFactory.getLogger(ExecutorEngines.class);
     private static final Map<EngineOptions, InferenceEngine> ENGINES = new ConcurrentHashMap<>();
+    private static final Map<Path, GlmTokenizer> TOKENIZERS = new ConcurrentHashMap<>();
     private static final AtomicInteger LOADS = new AtomicInteger();
     private static volatile Function<EngineOptions, InferenceEngine> loader = InferenceEngine::load;
 
@@ -36,6 +39,14 @@ public final class ExecutorEngines {
             LOG.info("glm: loaded engine {} in {} ms", o, (System.nanoTime() - start) / 1_000_000);
             return engine;
         });
+    }
+
+    /**
+     * The model's tokenizer, loaded once per JVM per model (for glm_count_tokens: counting needs no engine, so it
+     * neither loads the weights nor waits for the batch).
+     */
+    public static GlmTokenizer tokenizer(Path model) {
+        return TOKENIZERS.computeIfAbsent(model, GlmTokenizer::load);
     }
 
     /** How many engines this JVM has loaded so far (the local-cluster test checks it is one per executor). */

@@ -88,7 +88,8 @@ public final class GlmRunner implements Serializable {
 
     /** Tokens of ordinary text with the model's tokenizer (no inference). */
     public int countTokens(String text) {
-        return engine().countTokens(text);
+        engineOptions(); // resolves the model path
+        return ExecutorEngines.tokenizer(resolvedModel).encode(text).length;
     }
 
     /** The engine options rows of the current task use (device from the task's GPU, if any). */

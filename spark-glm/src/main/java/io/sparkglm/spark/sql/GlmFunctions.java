@@ -72,7 +72,7 @@ public final class GlmFunctions {
     /** Registers the functions in one session (for code that cannot set spark.sql.extensions). */
     public static void register(SparkSession spark) {
         var registry = ((org.apache.spark.sql.classic.SparkSession) spark).sessionState().functionRegistry();
-        for (Definition d : ALL) registry.registerFunction(d.identifier(), d.info(), d.scalaBuilder());
+        for (Definition d : ALL) registry.createOrReplaceTempFunction(d.name(), d.scalaBuilder(), "java_udf");
     }
 
     static void inject(SparkSessionExtensions extensions) {

@@ -134,9 +134,15 @@ class ScriptedEngineSqlTest {
 
     @Test
     void countTokensUsesTheModelTokenizerAndKeepsNull() {
-        List<Row> rows = spark.sql("SELECT glm_count_tokens(t) FROM VALUES ('12345678'), (NULL) AS x(t)").collectAsList();
-        assertEquals(2, rows.get(0).getInt(0));
+        String text = "The quick brown fox, 12345 times; \u00e9t\u00e9 \u4e2d\u6587.";
+        spark.createDataset(java.util.Arrays.asList(text, null, ""), Encoders.STRING()).toDF("t").createOrReplaceTempView("texts");
+        List<Row> rows = spark.sql("SELECT glm_count_tokens(t) FROM texts").collectAsList();
+        var tokenizer = io.sparkglm.tokenizer.GlmTokenizer.load(SharedFiles.tinyQ8());
+        assertEquals(tokenizer.encode(text).length, rows.get(0).getInt(0));
+        assertTrue(rows.get(0).getInt(0) > 5);
         assertTrue(rows.get(1).isNullAt(0));
+        assertEquals(0, rows.get(2).getInt(0));
+        assertTrue(engine.get() == null, "counting loads no engine");
     }
 
     @Test
