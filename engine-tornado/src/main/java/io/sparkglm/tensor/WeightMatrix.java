@@ -16,7 +16,7 @@ import java.util.Objects;
  * Rows are indices of this matrix (of the whole stack for a {@link StackedMatrix}). Several threads may
  * call matmul at once on disjoint row ranges; the kernels allocate nothing.
  */
-public abstract sealed class WeightMatrix permits F32Matrix, HalfFloatMatrix, Q8_0Matrix, Q4_0Matrix, Q4_KMatrix, Q5_KMatrix, Q6_KMatrix,
+public abstract sealed class WeightMatrix permits F32Matrix, F16Matrix, BF16Matrix, Q8_0Matrix, Q4_0Matrix, Q4_KMatrix, Q5_KMatrix, Q6_KMatrix,
         StackedMatrix {
 
     private final int rows;
@@ -58,7 +58,8 @@ public abstract sealed class WeightMatrix permits F32Matrix, HalfFloatMatrix, Q8
         }
         return switch (type) {
             case F32 -> new F32Matrix(data, rows, cols);
-            case F16, BF16 -> new HalfFloatMatrix(type, data, rows, cols);
+            case F16 -> new F16Matrix(data, rows, cols);
+            case BF16 -> new BF16Matrix(data, rows, cols);
             case Q8_0 -> new Q8_0Matrix(data, rows, cols);
             case Q4_0 -> new Q4_0Matrix(data, rows, cols);
             case Q4_K -> new Q4_KMatrix(data, rows, cols);

@@ -9,35 +9,32 @@ import static io.sparkglm.tensor.Simd.F;
 import static io.sparkglm.tensor.Simd.L;
 
 /**
- * F16 or BF16 weights. As in ggml, the activations are first rounded to the same 16-bit format
+ * BF16 weights (one class per format so each gets its own JIT profile and code). As in ggml, the activations are first rounded to the same 16-bit format
  * ({@link ActivationFormat#F16} / {@link ActivationFormat#BF16}); the dot product itself runs in f32
  * on exactly widened weights. Four tokens share each weight load.
  */
-final class HalfFloatMatrix extends WeightMatrix {
+final class BF16Matrix extends WeightMatrix {
 
     private final MemorySegment data;
-    private final boolean bf16;
     private final long rowBytes;
 
-    HalfFloatMatrix(GgmlType type, MemorySegment data, int rows, int cols) {
+    BF16Matrix(MemorySegment data, int rows, int cols) {
         super(rows, cols);
-        if (type != GgmlType.F16 && type != GgmlType.BF16) throw new IllegalArgumentException("not a 16-bit float type: " + type);
         this.data = data;
-        this.bf16 = type == GgmlType.BF16;
         this.rowBytes = 2L * cols;
     }
 
-    @Override public GgmlType type() { return bf16 ? GgmlType.BF16 : GgmlType.F16; }
+    @Override public GgmlType type() { return GgmlType.BF16; }
 
-    @Override public ActivationFormat activationFormat() { return bf16 ? ActivationFormat.BF16 : ActivationFormat.F16; }
+    @Override public ActivationFormat activationFormat() { return ActivationFormat.BF16; }
 
     private FloatVector weights(long offset) {
-        return bf16 ? Simd.bf16sToFloats(data, offset) : Simd.halfsToFloats(data, offset);
+        return Simd.bf16sToFloats(data, offset);
     }
 
     private float weight(long offset) {
         short h = data.get(Simd.FP16, offset);
-        return bf16 ? Float.intBitsToFloat(h << 16) : Float.float16ToFloat(h);
+        return Float.intBitsToFloat(h << 16);
     }
 
     @Override

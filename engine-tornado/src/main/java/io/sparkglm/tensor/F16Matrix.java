@@ -1,0 +1,97 @@
+package io.sparkglm.tensor;
+
+import io.sparkglm.model.GgmlType;
+import java.lang.foreign.MemorySegment;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+
+import static io.sparkglm.tensor.Simd.F;
+import static io.sparkglm.tensor.Simd.L;
+
+/**
+ * F16 weights (one class per format so each gets its own JIT profile and code). As in ggml, the activations are first rounded to the same 16-bit format
+ * ({@link ActivationFormat#F16} / {@link ActivationFormat#BF16}); the dot product itself runs in f32
+ * on exactly widened weights. Four tokens share each weight load.
+ */
+final class F16Matrix extends WeightMatrix {
+
+    private final MemorySegment data;
+    private final long rowBytes;
+
+    F16Matrix(MemorySegment data, int rows, int cols) {
+        super(rows, cols);
+        this.data = data;
+        this.rowBytes = 2L * cols;
+    }
+
+    @Override public GgmlType type() { return GgmlType.F16; }
+
+    @Override public ActivationFormat activationFormat() { return ActivationFormat.F16; }
+
+    private FloatVector weights(long offset) {
+        return Simd.halfsToFloats(data, offset);
+    }
+
+    private float weight(long offset) {
+        short h = data.get(Simd.FP16, offset);
+        return Float.float16ToFloat(h);
+    }
+
+    @Override
+    void matmulChecked(Activations x, float[] out, int outOffset, int outStride, int rowFrom, int rowTo) {
+        int n = x.tokens();
+        float[] xs = x.values;
+        for (int r = rowFrom; r < rowTo; r++) {
+            long row = r * rowBytes;
+            int t = 0;
+            for (; t + 4 <= n; t += 4) dot4(row, xs, t, out, outOffset + t * outStride + r, outStride);
+            for (; t < n; t++) out[outOffset + t * outStride + r] = dot1(row, xs, t * cols());
+        }
+    }
+
+    private float dot1(long row, float[] xs, int x0) {
+        int cols = cols();
+        FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F);
+        int c = 0;
+        for (; c + 2 * L <= cols; c += 2 * L) {
+            a0 = weights(row + 2L * c).fma(FloatVector.fromArray(F, xs, x0 + c), a0);
+            a1 = weights(row + 2L * (c + L)).fma(FloatVector.fromArray(F, xs, x0 + c + L), a1);
+        }
+        float sum = a0.add(a1).reduceLanes(VectorOperators.ADD);
+        for (; c < cols; c++) sum += weight(row + 2L * c) * xs[x0 + c];
+        return sum;
+    }
+
+    private void dot4(long row, float[] xs, int t, float[] out, int o, int outStride) {
+        int cols = cols();
+        int x0 = t * cols, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols;
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+        int c = 0;
+        for (; c + L <= cols; c += L) {
+            FloatVector w = weights(row + 2L * c);
+            a0 = w.fma(FloatVector.fromArray(F, xs, x0 + c), a0);
+            a1 = w.fma(FloatVector.fromArray(F, xs, x1 + c), a1);
+            a2 = w.fma(FloatVector.fromArray(F, xs, x2 + c), a2);
+            a3 = w.fma(FloatVector.fromArray(F, xs, x3 + c), a3);
+        }
+        float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
+        float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
+        for (; c < cols; c++) {
+            float w = weight(row + 2L * c);
+            s0 += w * xs[x0 + c];
+            s1 += w * xs[x1 + c];
+            s2 += w * xs[x2 + c];
+            s3 += w * xs[x3 + c];
+        }
+        out[o] = s0;
+        out[o + outStride] = s1;
+        out[o + 2 * outStride] = s2;
+        out[o + 3 * outStride] = s3;
+    }
+
+    @Override
+    void dequantizeRowChecked(int row, float[] dst, int dstOffset) {
+        long base = row * rowBytes;
+        for (int c = 0; c < cols(); c++) dst[dstOffset + c] = weight(base + 2L * c);
+    }
+}

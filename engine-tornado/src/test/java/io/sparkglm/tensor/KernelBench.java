@@ -1,0 +1,86 @@
+package io.sparkglm.tensor;
+
+import io.sparkglm.model.GgmlType;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.Random;
+
+/**
+ * Single-thread throughput of each weight format's matmul (not a test: run it by hand).
+ * <pre>java --add-modules jdk.incubator.vector -cp target/classes:target/test-classes \
+ *     io.sparkglm.tensor.KernelBench [formats=Q8_0,F16] [seconds=1]</pre>
+ * Prints GB/s of weights read and GFLOP/s (2 flops per weight per token) for a 4096x4096 and a
+ * 13696x4096 matrix, at 1 token (decode) and 64 tokens (prefill).
+ */
+public final class KernelBench {
+
+    public static void main(String[] args) {
+        String formats = "F32,F16,BF16,Q8_0,Q4_0,Q4_K,Q5_K,Q6_K";
+        double seconds = 1;
+        for (String a : args) {
+            if (a.startsWith("formats=")) formats = a.substring(8);
+            if (a.startsWith("seconds=")) seconds = Double.parseDouble(a.substring(8));
+        }
+        System.out.printf("vector species %s%n", Simd.F);
+        System.out.printf("%-5s %-11s %6s %9s %9s %9s%n", "type", "shape", "tokens", "ms/call", "GB/s", "GFLOP/s");
+        try (Arena arena = Arena.ofShared()) {
+            for (String f : formats.split(",")) {
+                GgmlType type = GgmlType.valueOf(f);
+                for (int rows : new int[] {4096, 13696}) {
+                    WeightMatrix w = WeightMatrix.of(type, randomWeights(arena, type, rows, 4096), rows, 4096);
+                    for (int n : new int[] {1, 64}) run(w, n, seconds);
+                }
+            }
+        }
+    }
+
+    private static void run(WeightMatrix w, int n, double seconds) {
+        Random rnd = new Random(1);
+        float[] raw = new float[n * w.cols()];
+        for (int i = 0; i < raw.length; i++) raw[i] = (float) rnd.nextGaussian();
+        Activations x = Activations.prepare(w.activationFormat(), raw, 0, n, w.cols());
+        float[] out = new float[n * w.rows()];
+        long deadline = System.nanoTime() + (long) (seconds * 0.3e9); // warm-up
+        while (System.nanoTime() < deadline) w.matmul(x, out, w.rows(), 0, w.rows());
+        long start = System.nanoTime();
+        int calls = 0;
+        do {
+            w.matmul(x, out, w.rows(), 0, w.rows());
+            calls++;
+        } while (System.nanoTime() - start < seconds * 1e9);
+        double perCall = (System.nanoTime() - start) / 1e9 / calls;
+        double bytes = w.rows() * w.type().byteSize(w.cols());
+        double flops = 2.0 * w.rows() * w.cols() * n;
+        System.out.printf("%-5s %5dx%-5d %6d %9.2f %9.2f %9.2f%n", w.type(), w.rows(), w.cols(), n, perCall * 1e3,
+                bytes / perCall / 1e9, flops / perCall / 1e9);
+    }
+
+    /** Random valid data: finite normal floats, or random quants with small fp16 scales. */
+    static MemorySegment randomWeights(Arena arena, GgmlType type, int rows, int cols) {
+        long size = rows * type.byteSize(cols);
+        MemorySegment s = arena.allocate(size, 64);
+        Random rnd = new Random(7);
+        byte[] chunk = new byte[1 << 20];
+        for (long at = 0; at < size; at += chunk.length) {
+            rnd.nextBytes(chunk);
+            MemorySegment.copy(MemorySegment.ofArray(chunk), 0, s, at, Math.min(chunk.length, size - at));
+        }
+        var half = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+        short scale = Float.floatToFloat16(0.01f);
+        long blocks = size / type.blockBytes();
+        for (long b = 0; b < blocks; b++) {
+            long at = b * type.blockBytes();
+            switch (type) {
+                case F32 -> s.set(ValueLayout.JAVA_FLOAT_UNALIGNED, at, (float) rnd.nextGaussian());
+                case F16 -> s.set(half, at, Float.floatToFloat16((float) rnd.nextGaussian()));
+                case BF16 -> s.set(half, at, (short) (Float.floatToRawIntBits((float) rnd.nextGaussian()) >>> 16));
+                case Q8_0, Q4_0 -> s.set(half, at, scale);
+                case Q4_K, Q5_K -> { s.set(half, at, scale); s.set(half, at + 2, scale); }
+                case Q6_K -> s.set(half, at + 208, scale);
+            }
+        }
+        return s;
+    }
+}
