@@ -45,11 +45,17 @@ public final class ModelLoader {
     /** Every tensor the forward pass needs is present with the shape the config implies. */
     public static void validate(Checkpoint checkpoint) {
         ModelConfig c = checkpoint.config();
+        // a hostile layer count must not make us list millions of missing tensors
+        long perLayer = c.qkvBias() ? 7 : 6;
+        if (c.layers() * perLayer > checkpoint.tensors().size()) {
+            throw new ModelFormatException(checkpoint.source() + ": the config says " + c.layers() + " layers, but "
+                    + checkpoint.tensors().size() + " tensors cannot hold " + perLayer + " per layer");
+        }
         List<String> problems = new ArrayList<>();
         Shapes shapes = new Shapes(checkpoint, problems);
         long h = c.hidden();
         shapes.expect("token_embd.weight", c.vocabSize(), h);
-        for (int l = 0; l < c.layers(); l++) {
+        for (int l = 0; l < c.layers() && problems.size() < 100; l++) {
             String b = "blk." + l + ".";
             shapes.expect(b + "attn_norm.weight", h);
             if (checkpoint.tensors().containsKey(b + "attn_qkv.weight") || !checkpoint.tensors().containsKey(b + "attn_q.weight")) {
