@@ -17,7 +17,7 @@ import uk.ac.manchester.tornado.api.types.arrays.IntArray;
  *       scale, 32 int8) and the fp16 scale is decoded with integer and float arithmetic;</li>
  *   <li>no {@code Float.intBitsToFloat} in the OpenCL backend: fp16 rounding is done with powers of two;</li>
  *   <li>scalar arguments are frozen when a task is created: per-step values (token, position) come through
- *       an {@link IntArray} {@code step = [token, position]} that is copied in every step;</li>
+ *       an {@link IntArray} {@code step = [token, position, cacheBase]} that is copied in every step;</li>
  *   <li>reductions use KernelContext local memory and barriers ({@code @Reduce} was wrong on PoCL).</li>
  * </ul>
  *
@@ -38,6 +38,8 @@ public final class Kernels {
     public static final int STEP_TOKEN = 0;
     /** Index of the position (tokens already in the KV cache) in the per-step array. */
     public static final int STEP_POSITION = 1;
+    /** Index of the sequence's first row in the KV cache arrays (its slot) in the per-step array. */
+    public static final int STEP_CACHE_BASE = 2;
 
     private Kernels() {}
 
@@ -262,7 +264,7 @@ public final class Kernels {
      * Rotates the first {@code ropeDims} dims of every Q and K head in {@code qkv} ([all Q heads | all K groups |
      * all V groups]) as adjacent pairs (2i, 2i+1), with {@code cos/sin} of {@code position * theta_i} from the
      * host-made table {@code rope[(position * ropeDims/2 + i) * 2 + {0: cos, 1: sin}]}; then writes this
-     * position's K and V into the caches ({@code [capacity, kvDim]} each).
+     * position's K and V into the caches ({@code [rows, kvDim]} each) at row {@code cacheBase + position}.
      * Global size {@code (heads + kvHeads) * headDim / 2} (one thread per pair).
      */
     public static void ropeAndCache(KernelContext context, IntArray step, FloatArray qkv, FloatArray rope,
@@ -274,6 +276,7 @@ public final class Kernels {
         int qDim = heads * headDim;
         if (pair < (heads + kvHeads) * pairsPerHead) {
             int position = step.get(STEP_POSITION);
+            int row = step.get(STEP_CACHE_BASE) + position;
             int head = pair / pairsPerHead;
             int i = pair % pairsPerHead;
             int index = head * headDim + 2 * i;                    // Q heads then K groups, contiguous in qkv
@@ -291,12 +294,12 @@ public final class Kernels {
                 qkv.set(index + 1, x1);
             }
             if (head >= heads) {
-                int cached = position * kvDim + (index - qDim);
+                int cached = row * kvDim + (index - qDim);
                 keyCache.set(cached, x0);
                 keyCache.set(cached + 1, x1);
             }
             if (pair < kvDim / 2) {
-                int cached = position * kvDim + 2 * pair;
+                int cached = row * kvDim + 2 * pair;
                 valueCache.set(cached, qkv.get(qDim + kvDim + 2 * pair));
                 valueCache.set(cached + 1, qkv.get(qDim + kvDim + 2 * pair + 1));
             }
@@ -304,7 +307,8 @@ public final class Kernels {
     }
 
     /**
-     * Causal attention of the current position over cache positions {@code 0..position}, with online softmax:
+     * Causal attention of the current position over cache positions {@code 0..position} (rows from
+     * {@code cacheBase}), with online softmax:
      * one work-group of {@link #LOCAL} threads per query head, positions in tiles of LOCAL (one score per
      * thread), then the context accumulated per dimension. Query head {@code h} reads KV group
      * {@code h / (heads / kvHeads)}. Writes {@code out[h * headDim + d]}. Global {@code heads * LOCAL}.
@@ -322,6 +326,7 @@ public final class Kernels {
         int qBase = head * headDim;
         int kvBase = (head / (heads / kvHeads)) * headDim;
         int length = step.get(STEP_POSITION) + 1;
+        int firstRow = step.get(STEP_CACHE_BASE);
 
         for (int d = lid; d < headDim; d += threads) acc[d] = 0f;
         float runningMax = -Float.MAX_VALUE;
@@ -332,7 +337,7 @@ public final class Kernels {
             if (p < length) {
                 float dot = 0f;
                 for (int d = 0; d < headDim; d++) {
-                    dot += qkv.get(qBase + d) * keyCache.get(p * kvDim + kvBase + d);
+                    dot += qkv.get(qBase + d) * keyCache.get((firstRow + p) * kvDim + kvBase + d);
                 }
                 score = dot * scale;
             }
@@ -353,7 +358,7 @@ public final class Kernels {
             for (int d = lid; d < headDim; d += threads) {
                 float a = acc[d] * correction;
                 for (int j = 0; j < n; j++) {
-                    a += weights[j] * valueCache.get((tile + j) * kvDim + kvBase + d);
+                    a += weights[j] * valueCache.get((firstRow + tile + j) * kvDim + kvBase + d);
                 }
                 acc[d] = a;
             }

@@ -151,7 +151,7 @@ class KernelsTest {
         int vocab = 50, dim = 96;
         FloatArray table = randomFloats(vocab * dim, 0.5);
         ByteArray tableQ8 = randomQ8Matrix(vocab, dim, 0.5);
-        IntArray step = IntArray.fromElements(37, 0);
+        IntArray step = IntArray.fromElements(37, 0, 0);
         FloatArray x = new FloatArray(dim), xq = new FloatArray(dim);
         KernelContext context = new KernelContext();
         run(graph("embedF32", step, table).task("k", Kernels::embedF32, context, step, table, x, dim)
@@ -264,11 +264,12 @@ class KernelsTest {
     void ropeRotatesAdjacentPairsOfTheFirstRopeDimsAndFillsTheCache() {
         int heads = 4, kvHeads = 2, headDim = 32, ropeDims = 16, capacity = 12, position = 9;
         int qDim = heads * headDim, kvDim = kvHeads * headDim;
-        double base = 5_000_000;
+        double ropeBase = 5_000_000;
         FloatArray qkv = randomFloats(qDim + 2 * kvDim, 1.0), original = FloatArray.fromArray(qkv.toHeapArray());
-        FloatArray rope = RopeTable.of(capacity, ropeDims, base).table();
-        FloatArray keys = new FloatArray(capacity * kvDim), values = new FloatArray(capacity * kvDim);
-        IntArray step = IntArray.fromElements(0, position);
+        FloatArray rope = RopeTable.of(capacity, ropeDims, ropeBase).table();
+        int base = 3;                                              // this sequence's slot starts at cache row 3
+        FloatArray keys = new FloatArray((base + capacity) * kvDim), values = new FloatArray((base + capacity) * kvDim);
+        IntArray step = IntArray.fromElements(0, position, base);
         KernelContext c = new KernelContext();
         run(graph("rope", step, qkv, rope, keys, values)
                 .task("k", Kernels::ropeAndCache, c, step, qkv, rope, keys, values, heads, kvHeads, headDim, ropeDims)
@@ -278,21 +279,22 @@ class KernelsTest {
                 int i = head * headDim + d;
                 double x0 = original.get(i), x1 = original.get(i + 1), e0 = x0, e1 = x1;
                 if (d < ropeDims) {
-                    double angle = position * Math.pow(base, -(double) d / ropeDims);
+                    double angle = position * Math.pow(ropeBase, -(double) d / ropeDims);
                     e0 = x0 * Math.cos(angle) - x1 * Math.sin(angle);
                     e1 = x0 * Math.sin(angle) + x1 * Math.cos(angle);
                 }
                 assertClose(e0, qkv.get(i), 1e-5, "rotated " + i);
                 assertClose(e1, qkv.get(i + 1), 1e-5, "rotated " + (i + 1));
                 if (head >= heads) {
-                    assertEquals(qkv.get(i), keys.get(position * kvDim + i - qDim), "cached key " + i);
+                    assertEquals(qkv.get(i), keys.get((base + position) * kvDim + i - qDim), "cached key " + i);
                 }
             }
         }
         for (int j = 0; j < kvDim; j++) {
-            assertEquals(original.get(qDim + kvDim + j), values.get(position * kvDim + j), "cached value " + j);
+            assertEquals(original.get(qDim + kvDim + j), values.get((base + position) * kvDim + j), "cached value " + j);
         }
-        assertEquals(0f, keys.get((position - 1) * kvDim), "other positions untouched");
+        assertEquals(0f, keys.get((base + position - 1) * kvDim), "other positions untouched");
+        assertEquals(0f, keys.get(position * kvDim + 1), "rows outside the slot untouched");
     }
 
     @Test
@@ -301,9 +303,10 @@ class KernelsTest {
         int qDim = heads * headDim, kvDim = kvHeads * headDim;
         float scale = (float) (1 / Math.sqrt(headDim));
         FloatArray qkv = randomFloats(qDim + 2 * kvDim, 1.0);
-        FloatArray keys = randomFloats(capacity * kvDim, 1.0), values = randomFloats(capacity * kvDim, 1.0);
+        int base = 7;                                              // slot start: rows before it belong to others
+        FloatArray keys = randomFloats((base + capacity) * kvDim, 1.0), values = randomFloats((base + capacity) * kvDim, 1.0);
         for (int position : new int[] {0, 5, Kernels.LOCAL - 1, Kernels.LOCAL, 150}) {
-            IntArray step = IntArray.fromElements(0, position);
+            IntArray step = IntArray.fromElements(0, position, base);
             FloatArray out = new FloatArray(qDim);
             KernelContext c = new KernelContext();
             run(graph("attention" + position, step, qkv, keys, values)
@@ -314,14 +317,14 @@ class KernelsTest {
                 double[] s = new double[position + 1];
                 double max = Double.NEGATIVE_INFINITY, sum = 0;
                 for (int p = 0; p <= position; p++) {
-                    for (int d = 0; d < headDim; d++) s[p] += (double) qkv.get(h * headDim + d) * keys.get(p * kvDim + g * headDim + d);
+                    for (int d = 0; d < headDim; d++) s[p] += (double) qkv.get(h * headDim + d) * keys.get((base + p) * kvDim + g * headDim + d);
                     s[p] *= scale;
                     max = Math.max(max, s[p]);
                 }
                 for (int p = 0; p <= position; p++) sum += s[p] = Math.exp(s[p] - max);
                 for (int d = 0; d < headDim; d++) {
                     double ctx = 0;
-                    for (int p = 0; p <= position; p++) ctx += s[p] / sum * values.get(p * kvDim + g * headDim + d);
+                    for (int p = 0; p <= position; p++) ctx += s[p] / sum * values.get((base + p) * kvDim + g * headDim + d);
                     assertClose(ctx, out.get(h * headDim + d), 2e-5, "position " + position + " head " + h + " dim " + d);
                 }
             }

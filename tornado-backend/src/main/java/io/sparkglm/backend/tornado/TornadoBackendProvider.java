@@ -1,0 +1,91 @@
+package io.sparkglm.backend.tornado;
+
+import io.sparkglm.backend.Backend;
+import io.sparkglm.backend.BackendOptions;
+import io.sparkglm.backend.BackendProvider;
+import io.sparkglm.model.Checkpoint;
+import uk.ac.manchester.tornado.api.runtime.TornadoRuntimeProvider;
+
+/**
+ * "tornado": the forward pass on a TornadoVM device (OpenCL or PTX). Available when the JVM was started
+ * with TornadoVM's flags ({@code java @<argfile>}, see bin/tornado-argfile) and the runtime finds a device.
+ *
+ * <p>The KV cache is reserved when the backend opens, for {@value #SLOTS_PROPERTY} sequences (default 4)
+ * of up to {@value #CONTEXT_PROPERTY} tokens each (default: the model's context, at most 4096).
+ */
+public final class TornadoBackendProvider implements BackendProvider {
+
+    public static final String SLOTS_PROPERTY = "glm.tornado.slots";
+    public static final String CONTEXT_PROPERTY = "glm.tornado.context";
+
+    private static volatile String unavailable;   // null = not checked yet, "" = available
+
+    @Override public String name() { return "tornado"; }
+
+    @Override
+    public boolean available() {
+        return unavailableReason().isEmpty();
+    }
+
+    @Override
+    public String unavailableReason() {
+        String reason = unavailable;
+        if (reason == null) {
+            synchronized (TornadoBackendProvider.class) {
+                if (unavailable == null) unavailable = probe();
+                reason = unavailable;
+            }
+        }
+        return reason;
+    }
+
+    /**
+     * Starts the TornadoVM runtime once, with this class's loader as the context loader: a first call from a
+     * thread whose context loader cannot see TornadoVM's backends (Spark task threads) finds no device and
+     * leaves the runtime broken for the whole JVM.
+     */
+    private static String probe() {
+        if (System.getProperty("tornado.load.api.implementation") == null) {
+            return "the JVM was not started with TornadoVM's flags: set TORNADOVM_HOME to a TornadoVM SDK and start java with "
+                    + "@<argfile> made by bin/tornado-argfile (bin/glm does this for --backend tornado)";
+        }
+        Thread thread = Thread.currentThread();
+        ClassLoader previous = thread.getContextClassLoader();
+        thread.setContextClassLoader(TornadoBackendProvider.class.getClassLoader());
+        try {
+            int backends = TornadoRuntimeProvider.getTornadoRuntime().getNumBackends();
+            if (backends == 0 || TornadoRuntimeProvider.getTornadoRuntime().getDefaultDevice() == null) {
+                return "TornadoVM found no OpenCL/PTX device (check clinfo, or the GPU driver's OpenCL ICD)";
+            }
+            return "";
+        } catch (RuntimeException | Error e) {
+            return "TornadoVM failed to start: " + e;
+        } finally {
+            thread.setContextClassLoader(previous);
+        }
+    }
+
+    @Override
+    public Backend open(Checkpoint checkpoint, BackendOptions options) {
+        String reason = unavailableReason();
+        if (!reason.isEmpty()) throw new IllegalStateException("backend 'tornado' cannot run here: " + reason);
+        int slots = Integer.getInteger(SLOTS_PROPERTY, 4);
+        int context = Integer.getInteger(CONTEXT_PROPERTY, Math.min(checkpoint.config().contextLength(), 4096));
+        if (slots < 1 || context < 1) {
+            throw new IllegalArgumentException("-D" + SLOTS_PROPERTY + " and -D" + CONTEXT_PROPERTY + " must be positive, got "
+                    + slots + " and " + context);
+        }
+        if (!"f32".equals(options.kvCacheType())) {
+            throw new IllegalArgumentException("the tornado backend keeps its KV cache in f32; kvCacheType "
+                    + options.kvCacheType() + " is not supported");
+        }
+        Thread thread = Thread.currentThread();
+        ClassLoader previous = thread.getContextClassLoader();
+        thread.setContextClassLoader(TornadoBackendProvider.class.getClassLoader());
+        try {
+            return new TornadoBackend(checkpoint, slots, context, options.device());
+        } finally {
+            thread.setContextClassLoader(previous);
+        }
+    }
+}
