@@ -64,22 +64,16 @@ class HostileFilesTest {
     private static final String TRUNCATION = "truncated|past the end|impossible|too short|not a GGUF";
 
     @Test
-    void truncatedAtEveryHeaderByteAndAtTensorBoundaries() throws Exception {
+    void truncatedAtEverySectionBoundaryAndAtRandomPoints() throws Exception {
         byte[] full = Files.readAllBytes(SharedFiles.tinyQ8());
+        TreeSet<Long> boundaries = sectionBoundaries(SharedFiles.tinyQ8());
         TreeSet<Long> cuts = new TreeSet<>();
-        long dataStart;
-        try (GgufFile g = GgufFile.open(SharedFiles.tinyQ8())) {
-            dataStart = g.dataStart();
-            for (long i = 0; i <= dataStart; i++) cuts.add(i); // every byte of header, metadata, tensor table, padding
-            for (GgufTensorInfo t : g.tensors()) {
-                long end = dataStart + t.offset() + t.byteSize();
-                cuts.addAll(List.of(dataStart + t.offset(), dataStart + t.offset() + 1, end - 1));
-            }
-        }
+        for (long b : boundaries) cuts.addAll(List.of(b - 1, b, b + 1));
+        for (long i = 0; i < 64; i++) cuts.add(i); // every byte of the fixed header and the first key
         Random random = new Random(11);
-        for (int i = 0; i < 200; i++) cuts.add((long) random.nextInt(full.length));
-        cuts.remove((long) full.length);
-        assertTrue(cuts.size() > dataStart, "covers the whole header");
+        for (int i = 0; i < 300; i++) cuts.add((long) random.nextInt(full.length));
+        cuts.removeIf(c -> c < 0 || c >= full.length);
+        assertTrue(boundaries.size() > 2 * 22 + 2 * 24, "a boundary per metadata entry, tensor info and tensor");
         Path file = dir.resolve("cut.gguf");
         for (long cut : cuts) {
             Files.write(file, Arrays.copyOf(full, (int) cut));
@@ -87,6 +81,53 @@ class HostileFilesTest {
             if (!(thrown instanceof ModelFormatException)) throw new AssertionError("cut at " + cut + ": " + thrown, thrown);
             assertTrue(Pattern.compile(TRUNCATION).matcher(thrown.getMessage()).find(), "cut at " + cut + ": " + thrown.getMessage());
         }
+    }
+
+    /** File offsets where each section ends: fixed header, each key, each value, each tensor info, padding, each tensor. */
+    private static TreeSet<Long> sectionBoundaries(Path path) {
+        TreeSet<Long> out = new TreeSet<>();
+        try (GgufFile g = GgufFile.open(path)) {
+            long at = 24;
+            out.add(4L);
+            out.add(8L);
+            out.add(16L);
+            out.add(at);
+            for (var e : g.metadata().entrySet()) {
+                at += 8 + e.getKey().getBytes(StandardCharsets.UTF_8).length;
+                out.add(at);
+                at += 4;
+                out.add(at);
+                at += encodedSize(g.typeOf(e.getKey()).orElseThrow(), e.getValue());
+                out.add(at);
+            }
+            for (GgufTensorInfo t : g.tensors()) {
+                at += 8 + t.name().getBytes(StandardCharsets.UTF_8).length + 4 + 8L * t.ne().length + 4 + 8;
+                out.add(at);
+            }
+            assertEquals(g.dataStart(), GgufFile.alignUp(at, g.alignment()), "the walk reached the end of the tensor table");
+            out.add(g.dataStart());
+            for (GgufTensorInfo t : g.tensors()) {
+                out.add(g.dataStart() + t.offset());
+                out.add(g.dataStart() + t.offset() + t.byteSize());
+            }
+        }
+        return out;
+    }
+
+    private static long encodedSize(GgufValueType type, Object value) {
+        return switch (type) {
+            case UINT8, INT8, BOOL -> 1;
+            case UINT16, INT16 -> 2;
+            case UINT32, INT32, FLOAT32 -> 4;
+            case UINT64, INT64, FLOAT64 -> 8;
+            case STRING -> 8 + ((String) value).getBytes(StandardCharsets.UTF_8).length;
+            case ARRAY -> {
+                GgufArray a = (GgufArray) value;
+                long n = 12;
+                for (Object element : a) n += encodedSize(a.elementType(), element);
+                yield n;
+            }
+        };
     }
 
     @Test
