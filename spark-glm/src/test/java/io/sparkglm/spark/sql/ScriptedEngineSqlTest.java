@@ -133,6 +133,33 @@ class ScriptedEngineSqlTest {
     }
 
     @Test
+    void datasetPathKeepsBatchSizeRowsOfOnePartitionInFlightAndMatchesSql() {
+        spark.conf().set("spark.glm.batchSize", "4");
+        try {
+            List<String> docs = new java.util.ArrayList<>();
+            for (int i = 0; i < 10; i++) docs.add(i == 3 ? null : i == 5 ? "" : "document number " + i + " ".repeat(i));
+            var df = spark.createDataset(docs, Encoders.STRING()).toDF("doc").coalesce(1);
+            List<Row> batched = GlmDatasets.summarize(df, "doc", 30).collectAsList();
+            assertEquals(4, engine.get().maxInFlight.get(), "one task keeps batchSize rows in the engine");
+            df.createOrReplaceTempView("ten");
+            List<Row> sql = spark.sql("SELECT doc, glm_summarize_result(doc, 30) FROM ten").collectAsList();
+            assertEquals(10, batched.size());
+            for (int i = 0; i < 10; i++) {
+                Row b = batched.get(i);
+                assertEquals(docs.get(i), b.getString(0), "input order kept");
+                Row s = sql.get(i).isNullAt(1) ? null : sql.get(i).getStruct(1);
+                if (s == null) {
+                    assertTrue(b.isNullAt(1) && b.isNullAt(2));
+                    continue;
+                }
+                for (int f = 0; f < 6; f++) assertEquals(s.get(f), b.get(f + 1), "row " + i + " field " + f);
+            }
+        } finally {
+            spark.conf().unset("spark.glm.batchSize");
+        }
+    }
+
+    @Test
     void countTokensUsesTheModelTokenizerAndKeepsNull() {
         String text = "The quick brown fox, 12345 times; \u00e9t\u00e9 \u4e2d\u6587.";
         spark.createDataset(java.util.Arrays.asList(text, null, ""), Encoders.STRING()).toDF("t").createOrReplaceTempView("texts");
