@@ -5,8 +5,11 @@ import static org.junit.jupiter.api.Assertions.*;
 import io.sparkglm.testing.SharedFiles;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class GgufFileTest {
 
@@ -50,6 +53,30 @@ class GgufFileTest {
             assertThrows(ModelFormatException.class, () -> gguf.getStringList("tokenizer.ggml.token_type"));
             assertThrows(ModelFormatException.class, () -> gguf.getFloatArray("tokenizer.ggml.tokens"));
             assertTrue(gguf.get("no.such.key").isEmpty());
+        }
+    }
+
+    @Test
+    void mapsFilesFarOver2GiBWithoutCopying(@TempDir Path dir) throws Exception {
+        // a sparse file: one F32 tensor of 2^30 values (4 GiB), then the file is extended without writing data
+        Path file = dir.resolve("big.gguf");
+        long elements = 1L << 30;
+        new GgufWriter().addTensor("big", GgmlType.F32, new long[] {elements / 1024, 1024}, new TensorBytes() {
+            @Override
+            public long byteSize() { return elements * 4; }
+
+            @Override
+            public void writeTo(java.nio.channels.WritableByteChannel out) throws java.io.IOException {
+                ((java.nio.channels.FileChannel) out).position(((java.nio.channels.FileChannel) out).position() + elements * 4 - 4);
+                TensorBytes.writeFully(out, java.nio.ByteBuffer.wrap(Quantization.encode(GgmlType.F32, new float[] {42.5f})));
+            }
+        }).write(file);
+        assertTrue(Files.size(file) > 4L << 30);
+        try (GgufFile gguf = GgufFile.open(file)) {
+            var data = gguf.tensorData(gguf.tensorInfo("big").orElseThrow());
+            assertEquals(elements * 4, data.byteSize());
+            assertEquals(42.5f, data.getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), elements - 1));
+            assertEquals(0f, data.getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), elements / 2));
         }
     }
 
