@@ -1,14 +1,124 @@
 package io.sparkglm.cli;
 
+import io.sparkglm.backend.Backend;
+import io.sparkglm.backend.Backend.Step;
+import io.sparkglm.backend.SequenceCache;
+import io.sparkglm.model.Checkpoint;
+import io.sparkglm.model.ModelLoader;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
 
-/** PLACEHOLDER: replaced by its owner's implementation. */
-@Command(name = "bench", mixinStandardHelpOptions = true, description = "(not built yet)")
+/**
+ * llama-bench style throughput: prompt processing (pp, one step of N tokens), text generation (tg,
+ * N single-token steps) and batched decode (B sequences stepping together), on random token ids.
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = "Measure prompt processing and generation speed (llama-bench style).")
 final class BenchCommand implements Callable<Integer> {
+
+    @Spec CommandSpec spec;
+    @Mixin BackendArgs backendArgs;
+
+    @Option(names = {"-p", "--prompt-tokens"}, defaultValue = "512", description = "Prompt length for pp (0 = skip; default: ${DEFAULT-VALUE}).")
+    int promptTokens;
+
+    @Option(names = {"-n", "--gen-tokens"}, defaultValue = "128", description = "Tokens for tg (0 = skip; default: ${DEFAULT-VALUE}).")
+    int genTokens;
+
+    @Option(names = {"-b", "--batch"}, defaultValue = "1", description = "Also measure decode with B sequences together (default: ${DEFAULT-VALUE} = skip).")
+    int batch;
+
+    @Option(names = {"-r", "--repetitions"}, defaultValue = "3", description = "Timed repetitions after one warm-up (default: ${DEFAULT-VALUE}).")
+    int repetitions;
+
     @Override
     public Integer call() {
-        System.err.println("glm bench: not built yet");
-        return 2;
+        if (repetitions < 1) throw new IllegalArgumentException("--repetitions must be >= 1");
+        if (promptTokens < 0 || genTokens < 0 || batch < 1) throw new IllegalArgumentException("token counts must be >= 0 and --batch >= 1");
+        PrintWriter out = spec.commandLine().getOut();
+        try (Checkpoint checkpoint = ModelLoader.open(backendArgs.model);
+             Backend backend = backendArgs.open(checkpoint)) {
+            int vocab = checkpoint.config().vocabSize();
+            out.printf("model %s (%s, %.2f GiB mapped), backend %s, threads %s%n", checkpoint.source().getFileName(),
+                    describeTypes(checkpoint), checkpoint.fileBytes() / (double) (1L << 30), backend.name(),
+                    backendArgs.threads == 0 ? "all (" + Runtime.getRuntime().availableProcessors() + ")" : backendArgs.threads);
+            SplittableRandom random = new SplittableRandom(1234);
+            if (promptTokens > 0) {
+                report(out, "pp" + promptTokens, promptTokens, () -> {
+                    try (SequenceCache cache = backend.newSequence(promptTokens)) {
+                        backend.forward(List.of(new Step(cache, random.ints(promptTokens, 0, vocab).toArray(), false)));
+                    }
+                });
+            }
+            if (genTokens > 0) {
+                report(out, "tg" + genTokens, genTokens, () -> decode(backend, 1, genTokens, vocab, random));
+            }
+            if (genTokens > 0 && batch > 1) {
+                report(out, "tg" + genTokens + " x" + batch + " (batched, total)", genTokens * batch,
+                        () -> decode(backend, batch, genTokens, vocab, random));
+            }
+            out.printf("rss %.0f MiB (weights stay memory-mapped: file pages count once they are touched)%n", rssMiB());
+        }
+        out.flush();
+        return 0;
+    }
+
+    /** B sequences, each fed one token per step for n steps. */
+    private static void decode(Backend backend, int sequences, int n, int vocab, SplittableRandom random) {
+        List<SequenceCache> caches = new ArrayList<>();
+        try {
+            for (int s = 0; s < sequences; s++) caches.add(backend.newSequence(n));
+            for (int i = 0; i < n; i++) {
+                List<Step> steps = new ArrayList<>(sequences);
+                for (SequenceCache c : caches) steps.add(new Step(c, new int[] {random.nextInt(vocab)}, false));
+                backend.forward(steps);
+            }
+        } finally {
+            caches.forEach(SequenceCache::close);
+        }
+    }
+
+    private void report(PrintWriter out, String test, int tokens, Runnable run) {
+        run.run();                                   // warm-up: JIT, page-in of the mapped weights
+        double[] rates = new double[repetitions];
+        for (int i = 0; i < repetitions; i++) {
+            long start = System.nanoTime();
+            run.run();
+            rates[i] = tokens * 1e9 / (System.nanoTime() - start);
+        }
+        double mean = 0;
+        for (double r : rates) mean += r;
+        mean /= rates.length;
+        double var = 0;
+        for (double r : rates) var += (r - mean) * (r - mean);
+        double sd = rates.length > 1 ? Math.sqrt(var / (rates.length - 1)) : 0;
+        out.printf("%-32s %10.2f ± %.2f tok/s%n", test, mean, sd);
+        out.flush();
+    }
+
+    private static String describeTypes(Checkpoint checkpoint) {
+        return checkpoint.tensor("blk.0.ffn_down.weight").type().toString();
+    }
+
+    private static double rssMiB() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmRSS:")) return Long.parseLong(line.replaceAll("\\D", "")) / 1024.0;
+            }
+        } catch (IOException | RuntimeException e) {
+            // not Linux: no figure
+        }
+        return Double.NaN;
     }
 }

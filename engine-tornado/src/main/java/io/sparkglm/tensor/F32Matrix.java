@@ -44,7 +44,7 @@ final class F32Matrix extends WeightMatrix {
             a0 = Simd.floats(data, row + 4L * c).fma(FloatVector.fromArray(F, xs, x0 + c), a0);
             a1 = Simd.floats(data, row + 4L * (c + L)).fma(FloatVector.fromArray(F, xs, x0 + c + L), a1);
         }
-        float sum = a0.add(a1).reduceLanes(VectorOperators.ADD);
+        float sum = LaneSum.sum(a0.add(a1));
         for (; c < cols; c++) sum += data.get(Simd.F32, row + 4L * c) * xs[x0 + c];
         return sum;
     }
@@ -61,8 +61,8 @@ final class F32Matrix extends WeightMatrix {
             a2 = w.fma(FloatVector.fromArray(F, xs, x2 + c), a2);
             a3 = w.fma(FloatVector.fromArray(F, xs, x3 + c), a3);
         }
-        float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
-        float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
+        float s0 = LaneSum.sum(a0), s1 = LaneSum.sum(a1);
+        float s2 = LaneSum.sum(a2), s3 = LaneSum.sum(a3);
         for (; c < cols; c++) {
             float w = data.get(Simd.F32, row + 4L * c);
             s0 += w * xs[x0 + c];

@@ -74,7 +74,7 @@ final class Q5_KMatrix extends WeightMatrix {
             acc = sum.fma(FloatVector.broadcast(F, dx * Simd.fp16(data, blk)), acc);
             accMin += (-dx * Simd.fp16(data, blk + 2)) * mins;
         }
-        return acc.reduceLanes(VectorOperators.ADD) + accMin;
+        return LaneSum.sum(acc) + accMin;
     }
 
     private void dot4(long row, Activations x, int t, float[] out, int o, int outStride) {
@@ -120,10 +120,10 @@ final class Q5_KMatrix extends WeightMatrix {
             m2 += (-x2 * dmin) * n2;
             m3 += (-x3 * dmin) * n3;
         }
-        out[o] = a0.reduceLanes(VectorOperators.ADD) + m0;
-        out[o + outStride] = a1.reduceLanes(VectorOperators.ADD) + m1;
-        out[o + 2 * outStride] = a2.reduceLanes(VectorOperators.ADD) + m2;
-        out[o + 3 * outStride] = a3.reduceLanes(VectorOperators.ADD) + m3;
+        out[o] = LaneSum.sum(a0) + m0;
+        out[o + outStride] = LaneSum.sum(a1) + m1;
+        out[o + 2 * outStride] = LaneSum.sum(a2) + m2;
+        out[o + 3 * outStride] = LaneSum.sum(a3) + m3;
     }
 
     /** Bit {@code shift} of each byte, moved to 16: the fifth bit of a 5-bit quant. */

@@ -83,7 +83,7 @@ final class Q6_KMatrix extends WeightMatrix {
             }
             acc = sum.fma(FloatVector.broadcast(F, xd[d0 + sb] * Simd.fp16(data, blk + 208)), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return LaneSum.sum(acc);
     }
 
     private void dot4(long row, Activations x, int t, float[] out, int o, int outStride) {
@@ -123,10 +123,10 @@ final class Q6_KMatrix extends WeightMatrix {
             a2 = s2.fma(FloatVector.broadcast(F, xd[(t + 2) * blocks + sb] * d), a2);
             a3 = s3.fma(FloatVector.broadcast(F, xd[(t + 3) * blocks + sb] * d), a3);
         }
-        out[o] = a0.reduceLanes(VectorOperators.ADD);
-        out[o + outStride] = a1.reduceLanes(VectorOperators.ADD);
-        out[o + 2 * outStride] = a2.reduceLanes(VectorOperators.ADD);
-        out[o + 3 * outStride] = a3.reduceLanes(VectorOperators.ADD);
+        out[o] = LaneSum.sum(a0);
+        out[o + outStride] = LaneSum.sum(a1);
+        out[o + 2 * outStride] = LaneSum.sum(a2);
+        out[o + 3 * outStride] = LaneSum.sum(a3);
     }
 
     @Override

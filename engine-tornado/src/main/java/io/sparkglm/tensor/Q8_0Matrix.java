@@ -59,7 +59,7 @@ final class Q8_0Matrix extends WeightMatrix {
             }
             acc = dot.fma(FloatVector.broadcast(F, dw * xd[d0 + b]), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return LaneSum.sum(acc);
     }
 
     private void dot4(long row, Activations x, int t, float[] out, int o, int outStride) {
@@ -85,10 +85,10 @@ final class Q8_0Matrix extends WeightMatrix {
             a2 = p2.fma(FloatVector.broadcast(F, dw * xd[d2 + b]), a2);
             a3 = p3.fma(FloatVector.broadcast(F, dw * xd[d3 + b]), a3);
         }
-        out[o] = a0.reduceLanes(VectorOperators.ADD);
-        out[o + outStride] = a1.reduceLanes(VectorOperators.ADD);
-        out[o + 2 * outStride] = a2.reduceLanes(VectorOperators.ADD);
-        out[o + 3 * outStride] = a3.reduceLanes(VectorOperators.ADD);
+        out[o] = LaneSum.sum(a0);
+        out[o + outStride] = LaneSum.sum(a1);
+        out[o + 2 * outStride] = LaneSum.sum(a2);
+        out[o + 3 * outStride] = LaneSum.sum(a3);
     }
 
     @Override
