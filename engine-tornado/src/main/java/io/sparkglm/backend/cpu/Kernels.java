@@ -2,6 +2,7 @@ package io.sparkglm.backend.cpu;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import io.sparkglm.tensor.LaneSum;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
@@ -53,22 +54,9 @@ final class Kernels {
             FloatVector k = FloatVector.fromMemorySegment(F, seg, byteOff + 4L * i, ByteOrder.LITTLE_ENDIAN);
             acc = k.fma(FloatVector.fromArray(F, q, qOff + i), acc);
         }
-        float sum = sumLanes(acc);
+        float sum = LaneSum.sum(acc);
         for (; i < len; i++) sum += seg.get(ValueLayout.JAVA_FLOAT_UNALIGNED, byteOff + 4L * i) * q[qOff + i];
         return sum;
-    }
-
-    /**
-     * Sums the lanes in a fixed order: halves added pairwise (lane i + lane i+n/2, ...), the order of
-     * x86's horizontal-add idiom that ggml uses. {@code reduceLanes(ADD)} leaves the order to the JIT, so
-     * the same input could give different bits before and after compilation.
-     */
-    static float sumLanes(FloatVector v) {
-        float[] lanes = v.toArray();
-        for (int half = lanes.length / 2; half > 0; half /= 2) {
-            for (int i = 0; i < half; i++) lanes[i] += lanes[i + half];
-        }
-        return lanes[0];
     }
 
     static float dotF16(MemorySegment seg, long index, float[] q, int qOff, int len) {
