@@ -137,6 +137,6 @@ public final class GlmFunctions {
     }
 
     private static Expression apply(GlmFunction<?> function, List<Expression> args) {
-        return new ApplyFunctionExpression(function, CollectionConverters.asScala(args).toList());
+        return new GlmFunctionExpression(function, CollectionConverters.asScala(args).toList());
     }
 }

@@ -169,6 +169,7 @@ class ScriptedEngineSqlTest {
         assertTrue(rows.get(0).getInt(0) > 5);
         assertTrue(rows.get(1).isNullAt(0));
         assertEquals(0, rows.get(2).getInt(0));
+        assertEquals("glm_count_tokens(t)", spark.sql("SELECT glm_count_tokens(t) FROM texts").columns()[0]);
         assertTrue(engine.get() == null, "counting loads no engine");
     }
 
