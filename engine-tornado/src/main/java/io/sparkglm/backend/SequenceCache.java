@@ -9,6 +9,12 @@ public interface SequenceCache extends AutoCloseable {
     /** Most tokens it can hold. */
     int capacity();
 
+    /**
+     * Forgets every token from position {@code length} on (their keys and values are overwritten by the
+     * next step): scoring several continuations of one prompt reuses the prompt's cache.
+     */
+    void truncate(int length);
+
     @Override
     void close();
 }

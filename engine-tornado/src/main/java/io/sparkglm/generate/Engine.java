@@ -88,6 +88,20 @@ public final class Engine implements AutoCloseable {
         return scheduler.submit(request, prompt, capacity, listener);
     }
 
+    /**
+     * The log-likelihood (natural log, summed over tokens) of each continuation right after the prompt,
+     * computed with one prefill of the prompt: the scores a classifier compares.
+     */
+    public CompletableFuture<double[]> score(int[] prompt, List<int[]> continuations) {
+        if (prompt.length == 0) throw new IllegalArgumentException("the prompt is empty");
+        int longest = continuations.stream().mapToInt(c -> c.length).max().orElse(0);
+        if ((long) prompt.length + longest > contextLength) {
+            throw new IllegalArgumentException("prompt (" + prompt.length + " tokens) plus the longest continuation ("
+                    + longest + ") exceed the context of " + contextLength);
+        }
+        return scheduler.score(prompt.clone(), List.copyOf(continuations));
+    }
+
     /** Tokens of ordinary text (no chat template), with the model's own tokenizer. */
     public int countTokens(String text) {
         return tokenizer.encode(text).length;

@@ -14,9 +14,16 @@ import java.util.Objects;
  * @param sampling     how to pick tokens
  * @param stopStrings  generation ends when the text ends with one of these (not included in the result)
  * @param ignoreEos    keep generating past the model's stop ids (as llama.cpp's --ignore-eos)
+ * @param constraint   tokens allowed at each step (grammar-constrained output), or null for free text
  */
 public record GenerationRequest(List<ChatMessage> messages, int[] promptIds, int maxTokens,
-                                SamplingParams sampling, List<String> stopStrings, boolean ignoreEos) {
+                                SamplingParams sampling, List<String> stopStrings, boolean ignoreEos,
+                                TokenConstraint constraint) {
+
+    public GenerationRequest(List<ChatMessage> messages, int[] promptIds, int maxTokens,
+                             SamplingParams sampling, List<String> stopStrings, boolean ignoreEos) {
+        this(messages, promptIds, maxTokens, sampling, stopStrings, ignoreEos, null);
+    }
 
     public GenerationRequest {
         if ((messages == null) == (promptIds == null)) {
@@ -38,10 +45,14 @@ public record GenerationRequest(List<ChatMessage> messages, int[] promptIds, int
     }
 
     public GenerationRequest withStopStrings(List<String> stops) {
-        return new GenerationRequest(messages, promptIds, maxTokens, sampling, stops, ignoreEos);
+        return new GenerationRequest(messages, promptIds, maxTokens, sampling, stops, ignoreEos, constraint);
     }
 
     public GenerationRequest withIgnoreEos(boolean ignore) {
-        return new GenerationRequest(messages, promptIds, maxTokens, sampling, stopStrings, ignore);
+        return new GenerationRequest(messages, promptIds, maxTokens, sampling, stopStrings, ignore, constraint);
+    }
+
+    public GenerationRequest withConstraint(TokenConstraint c) {
+        return new GenerationRequest(messages, promptIds, maxTokens, sampling, stopStrings, ignoreEos, c);
     }
 }

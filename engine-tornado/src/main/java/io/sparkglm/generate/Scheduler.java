@@ -2,9 +2,10 @@ package io.sparkglm.generate;
 
 import io.sparkglm.backend.Backend;
 import io.sparkglm.backend.Backend.Step;
+import io.sparkglm.backend.SequenceCache;
 import io.sparkglm.tokenizer.GlmTokenizer;
 import java.util.ArrayList;
-import java.util.Iterator;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -22,7 +23,10 @@ final class Scheduler implements AutoCloseable {
     private final GlmTokenizer tokenizer;
     private final int maxBatch;
     private final int stepTokenBudget;
-    private final LinkedBlockingQueue<Sequence> incoming = new LinkedBlockingQueue<>();
+    /** Work handed to the scheduler thread: a sequence to admit, or a scoring job to run between steps. */
+    sealed interface Work permits Sequence, ScoreJob {}
+
+    private final LinkedBlockingQueue<Work> incoming = new LinkedBlockingQueue<>();
     private final Thread thread;
     private volatile boolean closed;
 
@@ -61,17 +65,78 @@ final class Scheduler implements AutoCloseable {
             throw t;
         } finally {
             for (Sequence s : live) s.fail("the engine is closed");
-            Sequence s;
-            while ((s = incoming.poll()) != null) s.fail("the engine is closed");
+            failWaiting();
         }
+    }
+
+    /** Log-likelihood of each continuation after the prompt (teacher forcing), computed between steps. */
+    CompletableFuture<double[]> score(int[] prompt, List<int[]> continuations) {
+        ScoreJob job = new ScoreJob(prompt, continuations, new CompletableFuture<>());
+        if (closed) job.fail("the engine is closed");
+        else incoming.add(job);
+        return job.result();
+    }
+
+    record ScoreJob(int[] prompt, List<int[]> continuations, CompletableFuture<double[]> result) implements Work {
+        void fail(String why) { result.completeExceptionally(new IllegalStateException(why)); }
+    }
+
+    private void run(ScoreJob job) {
+        try {
+            job.result().complete(score(job));
+        } catch (RuntimeException | OutOfMemoryError e) {
+            job.result().completeExceptionally(e);
+        }
+    }
+
+    /** Prefills the prompt once; each continuation is fed after it and then truncated away again. */
+    private double[] score(ScoreJob job) {
+        int longest = job.continuations().stream().mapToInt(c -> c.length).max().orElse(0);
+        double[] scores = new double[job.continuations().size()];
+        try (SequenceCache cache = backend.newSequence(job.prompt().length + Math.max(1, longest))) {
+            float[] last = null;
+            int chunk = Math.min(stepTokenBudget, job.prompt().length);
+            for (int from = 0; from < job.prompt().length; from += chunk) {
+                int[] part = Arrays.copyOfRange(job.prompt(), from, Math.min(job.prompt().length, from + chunk));
+                last = backend.forward(List.of(new Step(cache, part, false))).getFirst();
+            }
+            int vocab = last.length;
+            for (int k = 0; k < scores.length; k++) {
+                int[] c = job.continuations().get(k);
+                if (c.length == 0) continue;
+                double logProb = logSoftmax(last, 0, vocab, c[0]);
+                if (c.length > 1) {
+                    float[] rows = backend.forward(List.of(new Step(cache, Arrays.copyOf(c, c.length - 1), true))).getFirst();
+                    for (int i = 1; i < c.length; i++) logProb += logSoftmax(rows, (i - 1) * vocab, vocab, c[i]);
+                    cache.truncate(job.prompt().length);
+                }
+                scores[k] = logProb;
+            }
+        }
+        return scores;
+    }
+
+    /** log p(token) under softmax(logits[offset .. offset+n)), in double. */
+    static double logSoftmax(float[] logits, int offset, int n, int token) {
+        if (token < 0 || token >= n) throw new IllegalArgumentException("token id " + token + " is outside the vocabulary");
+        double max = Double.NEGATIVE_INFINITY;
+        for (int i = 0; i < n; i++) max = Math.max(max, logits[offset + i]);
+        double sum = 0;
+        for (int i = 0; i < n; i++) sum += Math.exp(logits[offset + i] - max);
+        return logits[offset + token] - max - Math.log(sum);
     }
 
     /** Takes waiting requests while there is room; blocks briefly when nothing is live. */
     private void admit(List<Sequence> live) {
         try {
             while (live.size() < maxBatch) {
-                Sequence s = live.isEmpty() ? incoming.poll(100, TimeUnit.MILLISECONDS) : incoming.poll();
-                if (s == null) return;
+                Work w = live.isEmpty() ? incoming.poll(100, TimeUnit.MILLISECONDS) : incoming.poll();
+                if (w == null) return;
+                if (w instanceof ScoreJob job) {
+                    run(job);
+                    continue;
+                }
+                Sequence s = (Sequence) w;
                 try {
                     s.start(backend.newSequence(s.capacity()));
                     live.add(s);
@@ -136,10 +201,16 @@ final class Scheduler implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        Iterator<Sequence> it = incoming.iterator();
-        while (it.hasNext()) {
-            it.next().fail("the engine is closed");
-            it.remove();
+        failWaiting();
+    }
+
+    private void failWaiting() {
+        Work w;
+        while ((w = incoming.poll()) != null) {
+            switch (w) {
+                case Sequence s -> s.fail("the engine is closed");
+                case ScoreJob j -> j.fail("the engine is closed");
+            }
         }
     }
 }

@@ -10,7 +10,7 @@ import java.util.concurrent.CompletableFuture;
  * One request's life in the scheduler: prompt chunks in, then one sampled token per step until a stop
  * id, a stop string, maxTokens or the cache capacity ends it.
  */
-final class Sequence {
+final class Sequence implements Scheduler.Work {
 
     private final GenerationRequest request;
     private final int[] prompt;
@@ -21,6 +21,7 @@ final class Sequence {
     private final Sampler sampler;
     private final int[] stopIds;
     private final int longestStop;
+    private final TokenConstraint.State constraint;     // null for free text
 
     private SequenceCache cache;
     private int prefilled;
@@ -40,6 +41,7 @@ final class Sequence {
         this.sampler = new Sampler(request.sampling());
         this.stopIds = request.ignoreEos() ? new int[0] : tokenizer.stopIds();
         this.longestStop = request.stopStrings().stream().mapToInt(String::length).max().orElse(0);
+        this.constraint = request.constraint() == null ? null : request.constraint().start();
     }
 
     CompletableFuture<GenerationResult> future() { return future; }
@@ -68,22 +70,37 @@ final class Sequence {
             if (!decoding()) return;           // more prompt to go
             prefillDoneNanos = System.nanoTime();
         }
+        if (constraint != null) {
+            constraint.mask(logits);
+            if (!anyAllowed(logits)) {
+                fail("the output constraint allows no token after " + generatedCount + " tokens");
+                return;
+            }
+        }
         int token = sampler.sample(logits);
-        if (isStopId(token)) {
+        if (constraint == null && isStopId(token)) {   // under a constraint, the grammar decides the end
             finish(FinishReason.STOP, true);
             return;
         }
+        if (constraint != null) constraint.accept(token);
         append(token);
         String piece = decoder.accept(token);
         text.append(piece);
         if (listener != null) listener.onToken(token, piece);
-        if (endsAtStopString()) {
+        if (constraint != null && constraint.complete()) {
+            finish(FinishReason.STOP, true);
+        } else if (constraint == null && endsAtStopString()) {
             finish(FinishReason.STOP, false);        // bytes held back by the decoder lie past the stop
         } else if (generatedCount >= request.maxTokens() || prompt.length + generatedCount >= capacity) {
             finish(FinishReason.LENGTH, true);
         } else {
             pendingToken = token;
         }
+    }
+
+    private static boolean anyAllowed(float[] logits) {
+        for (float l : logits) if (l != Float.NEGATIVE_INFINITY) return true;
+        return false;
     }
 
     private boolean isStopId(int token) {

@@ -40,6 +40,14 @@ final class CpuSequenceCache implements SequenceCache {
 
     void advance(int tokens) { length += tokens; }
 
+    @Override
+    public void truncate(int newLength) {
+        if (newLength < 0 || newLength > length) {
+            throw new IllegalArgumentException("cannot truncate a sequence of " + length + " tokens to " + newLength);
+        }
+        length = newLength;
+    }
+
     private long offset(int layer, int position) {
         return ((long) layer * capacity + position) * kvDim;
     }
