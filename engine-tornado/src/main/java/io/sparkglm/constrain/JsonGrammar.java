@@ -35,15 +35,16 @@ public final class JsonGrammar {
     private final JsonType type;
     private final JsonAutomaton automaton;
     private final TokenTrie trie;
-    private final int clamp;
-    private final Map<String, Masks> cache = new ConcurrentHashMap<>();
+    private final int shortClamp, longClamp;
+    private final Map<String, Masks> shortCache = new ConcurrentHashMap<>(), longCache = new ConcurrentHashMap<>();
     private final AtomicLong hits = new AtomicLong(), walks = new AtomicLong();
 
     public JsonGrammar(JsonType type, TokenTrie trie, int maxStringBytes, int maxArrayItems) {
         this.type = type;
         this.automaton = new JsonAutomaton(type, maxStringBytes, maxArrayItems);
         this.trie = trie;
-        this.clamp = trie.maxTokenBytes() + 1;
+        this.shortClamp = TokenTrie.SHORT_TOKEN_BYTES + 1;
+        this.longClamp = trie.maxTokenBytes() + 1;
     }
 
     public JsonGrammar(JsonType type, TokenTrie trie) {
@@ -98,17 +99,22 @@ public final class JsonGrammar {
                 Arrays.fill(scratch, 0);
                 return scratch;
             }
+            masks(shortCache, trie.shortTokens, shortClamp).apply(remaining - 1, scratch, false);
+            if (!trie.longTokens.isEmpty()) masks(longCache, trie.longTokens, longClamp).apply(remaining - 1, scratch, true);
+            return scratch;
+        }
+
+        private Masks masks(Map<String, Masks> cache, TokenTrie.Nodes nodes, int clamp) {
             String key = frame.key(clamp);
             Masks m = cache.get(key);
-            if (m == null) {
-                m = walk(frame);
-                if (cache.size() >= CACHE_LIMIT) cache.clear();
-                cache.put(key, m);
-            } else {
+            if (m != null) {
                 hits.incrementAndGet();
+                return m;
             }
-            m.apply(remaining - 1, scratch);
-            return scratch;
+            m = walk(nodes, frame);
+            if (cache.size() >= CACHE_LIMIT) cache.clear();
+            cache.put(key, m);
+            return m;
         }
 
         @Override
@@ -137,16 +143,16 @@ public final class JsonGrammar {
     }
 
     /** Walks the trie from state s: which tokens survive, and the cost each leads to. */
-    private Masks walk(Frame s) {
+    private Masks walk(TokenTrie.Nodes trieNodes, Frame s) {
         walks.incrementAndGet();
         int words = (trie.vocabSize + 63) >>> 6;
         long[] lower = new long[words], same = new long[words];
         int[] raiseIds = new int[16], raiseCosts = new int[16];
         int raised = 0;
-        Frame[] stack = new Frame[trie.maxTokenBytes + 1];
+        Frame[] stack = new Frame[trieNodes.maxDepth + 1];
         stack[0] = s;
-        byte[] label = trie.label;
-        int[] depth = trie.depth, end = trie.end, token = trie.token, sameBytes = trie.sameBytes;
+        byte[] label = trieNodes.label;
+        int[] depth = trieNodes.depth, end = trieNodes.end, token = trieNodes.token, sameBytes = trieNodes.sameBytes;
         int nodes = label.length;
         for (int n = 0; n < nodes; ) {
             int d = depth[n];
@@ -176,11 +182,11 @@ public final class JsonGrammar {
     /** The tokens allowed from one state, by the cost they lead to (relative to the state's own, c). */
     private record Masks(int cost, long[] lower, long[] same, int[] raiseIds, int[] raiseCosts) {
         /** Allowed tokens when the cost after the token may be at most {@code maxCost}. */
-        void apply(int maxCost, long[] out) {
-            if (cost <= maxCost) {
-                for (int i = 0; i < out.length; i++) out[i] = lower[i] | same[i];
-            } else {
-                System.arraycopy(lower, 0, out, 0, out.length);     // cost <= maxCost + 1 by the invariant
+        void apply(int maxCost, long[] out, boolean or) {
+            boolean withSame = cost <= maxCost;                      // else cost == maxCost + 1 by the invariant
+            for (int i = 0; i < out.length; i++) {
+                long w = withSame ? lower[i] | same[i] : lower[i];
+                out[i] = or ? out[i] | w : w;
             }
             for (int i = 0; i < raiseIds.length; i++) {
                 if (raiseCosts[i] <= maxCost) out[raiseIds[i] >>> 6] |= 1L << raiseIds[i];
