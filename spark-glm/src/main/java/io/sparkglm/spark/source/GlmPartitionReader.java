@@ -48,7 +48,7 @@ final class GlmPartitionReader implements PartitionReader<InternalRow> {
     GlmPartitionReader(ReadPlan plan, GlmInputPartition partition) {
         this.plan = plan;
         this.partition = partition;
-        this.hadoop = new Configuration(false);
+        this.hadoop = new Configuration();
         plan.hadoopConf().forEach(hadoop::set);
         this.requested = MessageTypeParser.parseMessageType(plan.parquetSchema());
         this.filter = compile(plan);

@@ -129,8 +129,12 @@ final class GlmScan implements Scan {
             Set<Object> ids = ResumeIds.read(o.resumeFrom(), table.idColumn(), hadoop);
             done = JavaSparkContext.fromSparkContext(spark.sparkContext()).broadcast(ids);
         }
+        // only what differs from Hadoop's defaults (the executors start from those): a few entries, not hundreds
+        Configuration defaults = new Configuration();
         Map<String, String> conf = new HashMap<>();
-        hadoop.forEach(e -> conf.put(e.getKey(), e.getValue()));
+        hadoop.forEach(e -> {
+            if (!e.getValue().equals(defaults.getRaw(e.getKey()))) conf.put(e.getKey(), e.getValue());
+        });
         GlmRunner runner = new GlmRunner(o.conf(), GlmMetrics.of(spark.sparkContext()));
         return new ReadPlan(o, runner, requested.toString(), readTypes, runsTask ? position.get(table.textColumn()) : -1,
                 o.resumeFrom() != null ? position.get(table.idColumn()) : -1, output, filters, limit, done, conf);

@@ -34,7 +34,25 @@ import java.util.TreeSet;
  */
 public record GlmSourceOptions(List<String> paths, GlmTask task, String textColumn, int maxWords, String idColumn,
                                String resumeFrom, long tokensPerPartition, double bytesPerToken, GlmConf conf,
-                               CallOptions call) implements Serializable {
+                               Call call) implements Serializable {
+
+    /**
+     * A row's request settings: {@link CallOptions} in a serializable form (its SamplingParams is not
+     * Serializable, and these travel to the executors).
+     */
+    public record Call(String system, int maxTokens, List<String> stop, float temperature, int topK, float topP,
+                       float minP, float repetitionPenalty, long seed) implements Serializable {
+
+        static Call of(CallOptions o) {
+            SamplingParams s = o.sampling();
+            return new Call(o.system(), o.maxTokens(), List.copyOf(o.stop()), s.temperature(), s.topK(), s.topP(), s.minP(),
+                    s.repetitionPenalty(), s.seed());
+        }
+
+        public SamplingParams sampling() {
+            return new SamplingParams(temperature, topK, topP, minP, repetitionPenalty, seed);
+        }
+    }
 
     public static final long DEFAULT_TOKENS_PER_PARTITION = 200_000;
     public static final double DEFAULT_BYTES_PER_TOKEN = 3.0;
@@ -83,9 +101,9 @@ public record GlmSourceOptions(List<String> paths, GlmTask task, String textColu
             throw new GlmSourceException("Options " + callOptions.keySet() + " apply to task generate only (task is "
                     + task.optionName() + ")");
         }
-        CallOptions call = task == GlmTask.GENERATE
+        Call call = Call.of(task == GlmTask.GENERATE
                 ? CallOptions.parse(callOptions, conf)
-                : new CallOptions(null, SummarizeFunction.maxTokens(maxWords, conf.maxNewTokens()), conf.sampling(), List.of());
+                : new CallOptions(null, SummarizeFunction.maxTokens(maxWords, conf.maxNewTokens()), conf.sampling(), List.of()));
 
         String idColumn = blankToNull(lower.get("idcolumn"));
         String resumeFrom = blankToNull(lower.get("resumefrom"));
