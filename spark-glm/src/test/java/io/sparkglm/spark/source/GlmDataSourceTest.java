@@ -35,7 +35,8 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class GlmDataSourceTest {
 
-    private static final SparkSession spark = SharedSpark.session();
+    // Set when the class starts, not when it loads: the local-cluster test (run last) stops the shared session.
+    private static SparkSession spark;
     private static final StructType DOCS = new StructType()
             .add("id", DataTypes.LongType).add("lang", DataTypes.StringType)
             .add("body", DataTypes.StringType).add("extra", DataTypes.StringType);
@@ -62,6 +63,7 @@ class GlmDataSourceTest {
 
     @BeforeAll
     static void data() {
+        spark = SharedSpark.session();
         docs = write("docs", docRows(0, 20), DOCS);
     }
 

@@ -20,13 +20,15 @@ import org.junit.jupiter.api.io.TempDir;
 /** format("glm") with the real engine (tiny random model, greedy) gives what glm_summarize_result gives. */
 class RealEngineDataSourceTest {
 
-    private static final SparkSession spark = SharedSpark.session();
+    // Set when the class starts, not when it loads: the local-cluster test (run last) stops the shared session.
+    private static SparkSession spark;
     private static final List<String> SETTINGS = List.of("spark.glm.model", "spark.glm.maxNewTokens", "spark.glm.maxContext",
             "spark.glm.threads");
     @TempDir static Path dir;
 
     @BeforeAll
     static void conf() {
+        spark = SharedSpark.session();
         spark.conf().set("spark.glm.model", SharedFiles.tinyQ8().toString());
         spark.conf().set("spark.glm.maxNewTokens", "10");
         spark.conf().set("spark.glm.maxContext", "512");
