@@ -80,8 +80,11 @@ class RealEngineSqlTest {
 
     @Test
     void generateWithOptionsEqualsTheEngineAndIsReproducible() {
+        // A real (repartitioned) table, not VALUES: the function and its options are serialized to tasks.
+        spark.createDataset(java.util.Arrays.asList("What is a contract?", "Say hello.", null),
+                org.apache.spark.sql.Encoders.STRING()).toDF("p").repartition(2).createOrReplaceTempView("prompts");
         String sql = "SELECT p, glm_generate(p, map('system', 'Answer briefly.', 'max_tokens', '6')) AS a "
-                + "FROM VALUES ('What is a contract?'), ('Say hello.'), (NULL) AS t(p) ORDER BY p";
+                + "FROM prompts ORDER BY p";
         List<Row> first = spark.sql(sql).collectAsList();
         assertEquals(first, spark.sql(sql).collectAsList(), "same input, same output");
         assertTrue(first.get(0).isNullAt(1));
