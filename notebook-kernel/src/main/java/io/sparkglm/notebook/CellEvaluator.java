@@ -147,14 +147,23 @@ final class CellEvaluator implements AutoCloseable {
      * and message, with stacks cut below the cell and cell frames renamed to snippet lines ("#12", line 3).
      */
     private CellError runtimeError(JShellException reported) {
+        return failure(reported);
+    }
+
+    /** An exception thrown while the kernel showed a cell's value (e.g. the Spark job behind a Dataset's table). */
+    CellError displayError(Throwable thrown) {
+        return failure(thrown);
+    }
+
+    private CellError failure(Throwable thrown) {
         List<String> lines = new ArrayList<>();
-        describe(reported, "", FRAMES, lines);
+        describe(thrown, "", FRAMES, lines);
         int depth = 0;
-        for (Throwable cause = reported.getCause(); cause != null && depth < 8; cause = cause.getCause(), depth++) {
+        for (Throwable cause = thrown.getCause(); cause != null && depth < 8; cause = cause.getCause(), depth++) {
             describe(cause, "Caused by: ", CAUSE_FRAMES, lines);
         }
-        String message = reported.getMessage() == null ? "" : reported.getMessage();
-        return new CellError(simpleName(className(reported)), message, lines);
+        String message = thrown.getMessage() == null ? "" : thrown.getMessage();
+        return new CellError(simpleName(className(thrown)), message, lines);
     }
 
     /** The exception's line, its top frames, and the cell's own outermost call (the frames between say little). */

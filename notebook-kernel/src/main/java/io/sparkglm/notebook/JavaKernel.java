@@ -91,8 +91,13 @@ public final class JavaKernel extends BaseKernel {
     @Override
     public DisplayData eval(String code) {
         CellEvaluator.Outcome outcome = evaluator.eval(code);
-        if (!outcome.hasValue() || outcome.value() == null) return null;
-        return Displays.render(outcome.value(), getRenderer());
+        // A PrintStream value is what System.out.printf/append return, not something to show.
+        if (!outcome.hasValue() || outcome.value() == null || outcome.value() instanceof java.io.PrintStream) return null;
+        try {
+            return Displays.render(outcome.value(), getRenderer());
+        } catch (Exception | LinkageError e) { // Spark's exceptions are checked, thrown unchecked from Scala
+            throw evaluator.displayError(e);
+        }
     }
 
     @Override
