@@ -10,7 +10,9 @@ import java.util.Objects;
  * few hundred of them are exact in float, so the kernels get ggml's exact integer block dot from plain
  * float FMAs and convert only the weights in their inner loop.
  *
- * <p>Layout: token {@code t}, column {@code c} is {@code values[t * cols + c]}; for quantized formats the
+ * <p>Layout: token {@code t}, column {@code c} is {@code values[t * stride + c]}, the stride padded by one
+ * cache line past {@code cols} so that tokens read side by side do not fall into the same cache sets
+ * (4096 floats apart they would); for quantized formats the
  * scale of block {@code b} (32 or 256 columns) of token {@code t} is {@code scales[t * (cols / block) + b]},
  * and for Q8_K the sum of the 16 quants of group {@code g} is {@code bsums[t * (cols / 16) + g]}.
  *
@@ -21,6 +23,8 @@ public final class Activations {
     private final ActivationFormat format;
     private final int capacity;
     private final int cols;
+    /** Floats from one token's values to the next: {@code cols} plus one cache line. */
+    final int stride;
     private int tokens;
 
     final float[] values;
@@ -34,13 +38,14 @@ public final class Activations {
             throw new IllegalArgumentException(format + " activations need a row length that is a positive multiple of "
                     + format.blockSize() + ", got " + cols);
         }
-        long size = (long) capacity * cols;
-        if (size > Integer.MAX_VALUE - 16) {
+        this.stride = cols + 16;
+        long size = (long) capacity * cols, padded = (long) capacity * stride;
+        if (padded > Integer.MAX_VALUE - 16) {
             throw new IllegalArgumentException("too many activations: " + capacity + " tokens x " + cols);
         }
         this.capacity = capacity;
         this.cols = cols;
-        this.values = new float[(int) size];
+        this.values = new float[(int) padded];
         this.scales = format == ActivationFormat.Q8_0 || format == ActivationFormat.Q8_K
                 ? new float[(int) (size / format.blockSize())] : new float[0];
         this.bsums = format == ActivationFormat.Q8_K ? new float[(int) (size / 16)] : new float[0];
@@ -67,22 +72,30 @@ public final class Activations {
                     + cols + " from offset " + xOffset);
         }
         tokens = n;
+        for (int t = 0; t < n; t++) loadToken(x, xOffset + t * cols, t);
+        return this;
+    }
+
+    /** Token {@code t} from {@code x[from .. from + cols)}. */
+    private void loadToken(float[] x, int from, int t) {
+        int to = t * stride;
         switch (format) {
-            case F32 -> System.arraycopy(x, xOffset, values, 0, n * cols);
+            case F32 -> System.arraycopy(x, from, values, to, cols);
             case F16 -> {
-                for (int i = 0; i < n * cols; i++) values[i] = roundToFp16(x[xOffset + i]);
+                for (int i = 0; i < cols; i++) values[to + i] = roundToFp16(x[from + i]);
             }
             case BF16 -> {
-                for (int i = 0; i < n * cols; i++) values[i] = roundToBf16(x[xOffset + i]);
+                for (int i = 0; i < cols; i++) values[to + i] = roundToBf16(x[from + i]);
             }
             case Q8_0 -> {
-                for (int b = 0; b < n * cols / 32; b++) quantizeQ8_0Block(x, xOffset + b * 32, b);
+                int blocks = cols / 32;
+                for (int b = 0; b < blocks; b++) quantizeQ8_0Block(x, from + b * 32, to + b * 32, t * blocks + b);
             }
             case Q8_K -> {
-                for (int b = 0; b < n * cols / 256; b++) quantizeQ8_KBlock(x, xOffset + b * 256, b);
+                int blocks = cols / 256;
+                for (int b = 0; b < blocks; b++) quantizeQ8_KBlock(x, from + b * 256, to + b * 256, t * blocks + b);
             }
         }
-        return this;
     }
 
     public int tokens() { return tokens; }
@@ -97,7 +110,7 @@ public final class Activations {
     public float get(int token, int col) {
         Objects.checkIndex(token, tokens);
         Objects.checkIndex(col, cols);
-        float v = values[token * cols + col];
+        float v = values[token * stride + col];
         return switch (format) {
             case F32, F16, BF16 -> v;
             case Q8_0, Q8_K -> v * scales[(token * cols + col) / format.blockSize()];
@@ -105,18 +118,17 @@ public final class Activations {
     }
 
     /** ggml's quantize_row_q8_0 (x86 path): d = amax/127 kept as fp16, q = rint(x * 127/amax). */
-    private void quantizeQ8_0Block(float[] x, int from, int block) {
+    private void quantizeQ8_0Block(float[] x, int from, int base, int block) {
         float amax = 0f;
         for (int i = 0; i < 32; i++) amax = Math.max(amax, Math.abs(x[from + i]));
         float d = amax / 127f;
         float id = amax != 0f ? 127f / amax : 0f;
         scales[block] = roundToFp16(d);
-        int base = block * 32;
         for (int i = 0; i < 32; i++) values[base + i] = (float) Math.rint(x[from + i] * id) + 0f; // + 0f: an integer has no -0
     }
 
     /** ggml's quantize_row_q8_K_ref: scale from the signed value of largest magnitude, d = 1/iscale, bsums per 16. */
-    private void quantizeQ8_KBlock(float[] x, int from, int block) {
+    private void quantizeQ8_KBlock(float[] x, int from, int base, int block) {
         float max = 0f, amax = 0f;
         for (int i = 0; i < 256; i++) {
             float ax = Math.abs(x[from + i]);
@@ -125,7 +137,6 @@ public final class Activations {
                 max = x[from + i];
             }
         }
-        int base = block * 256;
         if (amax == 0f) {
             scales[block] = 0f;
             java.util.Arrays.fill(values, base, base + 256, 0f);

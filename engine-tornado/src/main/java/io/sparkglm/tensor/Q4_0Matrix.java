@@ -48,7 +48,7 @@ final class Q4_0Matrix extends WeightMatrix {
 
     private float dot1(long row, Activations x, int t) {
         float[] xq = x.values, xd = x.scales;
-        int q0 = t * cols(), d0 = t * blocks;
+        int q0 = t * x.stride, d0 = t * blocks;
         FloatVector acc = FloatVector.zero(F);
         for (int b = 0; b < blocks; b++) {
             long blk = row + (long) b * BLOCK_BYTES;
@@ -70,7 +70,7 @@ final class Q4_0Matrix extends WeightMatrix {
     private void dot4(long row, Activations x, int t, float[] out, int o, int outStride) {
         float[] xq = x.values, xd = x.scales;
         int cols = cols();
-        int q0 = t * cols, q1 = q0 + cols, q2 = q1 + cols, q3 = q2 + cols;
+        int q0 = t * x.stride, q1 = q0 + x.stride, q2 = q1 + x.stride, q3 = q2 + x.stride;
         int d0 = t * blocks, d1 = d0 + blocks, d2 = d1 + blocks, d3 = d2 + blocks;
         FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
         for (int b = 0; b < blocks; b++) {

@@ -49,7 +49,7 @@ final class Q5_KMatrix extends WeightMatrix {
 
     private float dot1(long row, Activations x, int t) {
         float[] xq = x.values, xd = x.scales, bs = x.bsums;
-        int q0 = t * cols(), g0 = t * (cols() / 16), d0 = t * blocks;
+        int q0 = t * x.stride, g0 = t * (cols() / 16), d0 = t * blocks;
         FloatVector acc = FloatVector.zero(F);
         float accMin = 0f;
         for (int sb = 0; sb < blocks; sb++) {
@@ -80,7 +80,7 @@ final class Q5_KMatrix extends WeightMatrix {
     private void dot4(long row, Activations x, int t, float[] out, int o, int outStride) {
         float[] xq = x.values, xd = x.scales, bs = x.bsums;
         int cols = cols(), groups = cols / 16;
-        int q0 = t * cols, q1 = q0 + cols, q2 = q1 + cols, q3 = q2 + cols;
+        int q0 = t * x.stride, q1 = q0 + x.stride, q2 = q1 + x.stride, q3 = q2 + x.stride;
         int g0 = t * groups, g1 = g0 + groups, g2 = g1 + groups, g3 = g2 + groups;
         FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
         float m0 = 0f, m1 = 0f, m2 = 0f, m3 = 0f;

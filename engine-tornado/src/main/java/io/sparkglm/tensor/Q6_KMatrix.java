@@ -58,7 +58,7 @@ final class Q6_KMatrix extends WeightMatrix {
 
     private float dot1(long row, Activations x, int t) {
         float[] xq = x.values, xd = x.scales;
-        int q0 = t * cols(), d0 = t * blocks;
+        int q0 = t * x.stride, d0 = t * blocks;
         FloatVector acc = FloatVector.zero(F);
         for (int sb = 0; sb < blocks; sb++) {
             long blk = row + (long) sb * BLOCK_BYTES;
@@ -89,7 +89,7 @@ final class Q6_KMatrix extends WeightMatrix {
     private void dot4(long row, Activations x, int t, float[] out, int o, int outStride) {
         float[] xq = x.values, xd = x.scales;
         int cols = cols();
-        int q0 = t * cols, q1 = q0 + cols, q2 = q1 + cols, q3 = q2 + cols;
+        int q0 = t * x.stride, q1 = q0 + x.stride, q2 = q1 + x.stride, q3 = q2 + x.stride;
         FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
         for (int sb = 0; sb < blocks; sb++) {
             long blk = row + (long) sb * BLOCK_BYTES;

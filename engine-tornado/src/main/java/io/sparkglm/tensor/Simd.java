@@ -61,6 +61,30 @@ final class Simd {
         return bits.reinterpretAsFloats();
     }
 
+    /**
+     * {@link #L} fp16 values at {@code offset} that are all finite: the sign-extended half shifted into
+     * float position, masked to sign, exponent and mantissa, times 2^(127-15). Exact for normals and
+     * subnormals; infinities and NaN come out as finite garbage (see {@link #hasNonFiniteHalf}).
+     */
+    static FloatVector finiteHalfsToFloats(MemorySegment s, long offset) {
+        IntVector h = (IntVector) ShortVector.fromMemorySegment(S, s, offset, ByteOrder.LITTLE_ENDIAN)
+                .convertShape(VectorOperators.S2I, I, 0);
+        return h.lanewise(VectorOperators.LSHL, 13).and(0x8fffe000).reinterpretAsFloats().mul(0x1p112f);
+    }
+
+    /** Whether any of the {@code count} fp16 values at {@code offset} is an infinity or NaN (exponent all ones). */
+    static boolean hasNonFiniteHalf(MemorySegment s, long offset, int count) {
+        int i = 0;
+        for (; i + S.length() <= count; i += S.length()) {
+            ShortVector h = ShortVector.fromMemorySegment(S, s, offset + 2L * i, ByteOrder.LITTLE_ENDIAN);
+            if (h.and((short) 0x7c00).compare(VectorOperators.EQ, (short) 0x7c00).anyTrue()) return true;
+        }
+        for (; i < count; i++) {
+            if ((s.get(FP16, offset + 2L * i) & 0x7c00) == 0x7c00) return true;
+        }
+        return false;
+    }
+
     /** {@link #L} bf16 values at {@code offset}: the high half of a float. */
     static FloatVector bf16sToFloats(MemorySegment s, long offset) {
         return ((IntVector) ShortVector.fromMemorySegment(S, s, offset, ByteOrder.LITTLE_ENDIAN)

@@ -26,7 +26,7 @@ class ActivationsTest {
             for (int i = 0; i < 32; i++) {
                 // round half to even of the float product, emulated in BigDecimal
                 double q = new BigDecimal(x[b * 32 + i] * id).setScale(0, java.math.RoundingMode.HALF_EVEN).doubleValue();
-                assertEquals(q, a.values[b * 32 + i], "quant " + i + " of block " + b);
+                assertEquals(q, a.values[at(a, b * 32 + i)], "quant " + i + " of block " + b);
                 assertTrue(Math.abs(q) <= 127);
             }
         }
@@ -51,7 +51,7 @@ class ActivationsTest {
                 long sum = 0;
                 for (int i = g * 16; i < g * 16 + 16; i++) {
                     long q = Math.min(127, new BigDecimal(iscale * x[b * 256 + i]).setScale(0, java.math.RoundingMode.HALF_EVEN).longValue());
-                    assertEquals(q, a.values[b * 256 + i], "quant " + i + " of block " + b);
+                    assertEquals(q, a.values[at(a, b * 256 + i)], "quant " + i + " of block " + b);
                     sum += q;
                 }
                 assertEquals(sum, a.bsums[b * 16 + g], "bsum " + g + " of block " + b);
@@ -92,5 +92,10 @@ class ActivationsTest {
             return Math.abs(v) >= max + Math.scalb(1.0, Math.getExponent(max) - bits) ? Math.copySign(Double.POSITIVE_INFINITY, v) : Math.copySign(max, v);
         }
         return r;
+    }
+
+    /** Where flat index {@code token * cols + col} of the input lies in the (row-padded) prepared values. */
+    private static int at(Activations a, int flat) {
+        return flat / a.cols() * a.stride + flat % a.cols();
     }
 }

@@ -11,7 +11,7 @@ import java.util.Random;
  * Single-thread throughput of each weight format's matmul (not a test: run it by hand).
  * <pre>java --add-modules jdk.incubator.vector -cp target/classes:target/test-classes \
  *     io.sparkglm.tensor.KernelBench [formats=Q8_0,F16] [seconds=1]</pre>
- * Prints GB/s of weights read and GFLOP/s (2 flops per weight per token) for a 4096x4096 and a
+ * Times are this thread's CPU time (robust to other load on a shared machine). Prints GB/s of weights read and GFLOP/s (2 flops per weight per token) for a 4096x4096 and a
  * 13696x4096 matrix, at 1 token (decode) and 64 tokens (prefill).
  */
 public final class KernelBench {
@@ -44,13 +44,15 @@ public final class KernelBench {
         float[] out = new float[n * w.rows()];
         long deadline = System.nanoTime() + (long) (seconds * 0.3e9); // warm-up
         while (System.nanoTime() < deadline) w.matmul(x, out, w.rows(), 0, w.rows());
-        long start = System.nanoTime();
+        // CPU time of this thread, not wall time: the machine is shared, and descheduled time is not ours
+        var mx = java.lang.management.ManagementFactory.getThreadMXBean();
+        long start = System.nanoTime(), cpuStart = mx.getCurrentThreadCpuTime();
         int calls = 0;
         do {
             w.matmul(x, out, w.rows(), 0, w.rows());
             calls++;
         } while (System.nanoTime() - start < seconds * 1e9);
-        double perCall = (System.nanoTime() - start) / 1e9 / calls;
+        double perCall = (mx.getCurrentThreadCpuTime() - cpuStart) / 1e9 / calls;
         double bytes = w.rows() * w.type().byteSize(w.cols());
         double flops = 2.0 * w.rows() * w.cols() * n;
         System.out.printf("%-5s %5dx%-5d %6d %9.2f %9.2f %9.2f%n", w.type(), w.rows(), w.cols(), n, perCall * 1e3,

@@ -49,8 +49,13 @@ public final class CpuBackend implements Backend {
 
     @Override
     public SequenceCache newSequence(int capacity) {
+        return newSequence(capacity, CpuSequenceCache.PAGE_TOKENS);
+    }
+
+    /** A cache with a chosen page size (tests cross page boundaries with small pages). */
+    SequenceCache newSequence(int capacity, int pageTokens) {
         if (capacity <= 0) throw new IllegalArgumentException("capacity must be positive: " + capacity);
-        return new CpuSequenceCache(config.layers(), capacity, config.kvDim(), f16Cache);
+        return new CpuSequenceCache(config.layers(), capacity, config.kvDim(), f16Cache, pageTokens);
     }
 
     @Override
@@ -225,6 +230,7 @@ public final class CpuBackend implements Backend {
                 if (added.put(cache, s.tokens().length) != null) {
                     throw new IllegalArgumentException("a sequence appears twice in one step");
                 }
+                cache.reserve(cache.length() + s.tokens().length);
                 for (int j = 0; j < s.tokens().length; j++, t++) {
                     int id = s.tokens()[j];
                     if (id < 0 || id >= vocab) throw new IllegalArgumentException("token id " + id + " is outside the vocabulary [0, " + vocab + ")");

@@ -4,35 +4,36 @@ import io.sparkglm.backend.SequenceCache;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * One sequence's keys and values for every layer, off-heap (a 1M-token context does not fit a Java
- * array, and the GC should not scan it). Layout per layer: {@code [capacity][kvDim]} keys, then the same
- * for values; each element F32 or F16 (F16 halves the memory, as llama.cpp's default cache type).
+ * array, and the GC should not scan it), in pages of tokens (default {@link #PAGE_TOKENS}) allocated as the
+ * sequence grows: memory follows the tokens actually held, not the capacity a request asked for (a
+ * hostile max_tokens cannot reserve 80 GiB up front). Each page holds, per layer, {@code [pageTokens][kvDim]}
+ * keys and the same for values; elements F32 or F16 (F16 halves the memory, as llama.cpp's default).
  */
 final class CpuSequenceCache implements SequenceCache {
 
+    static final int PAGE_TOKENS = 256;
+
     private final Arena arena = Arena.ofShared();
-    private final MemorySegment keys;     // [layers][capacity][kvDim]
-    private final MemorySegment values;
+    private final List<MemorySegment> keyPages = new ArrayList<>();
+    private final List<MemorySegment> valuePages = new ArrayList<>();
+    private final int pageTokens;
     private final int capacity;
     private final int kvDim;
     private final boolean f16;
+    private final long pageBytes;
     private int length;
 
-    CpuSequenceCache(int layers, int capacity, int kvDim, boolean f16) {
+    CpuSequenceCache(int layers, int capacity, int kvDim, boolean f16, int pageTokens) {
+        this.pageTokens = pageTokens;
         this.capacity = capacity;
         this.kvDim = kvDim;
         this.f16 = f16;
-        long bytes = (long) layers * capacity * kvDim * (f16 ? 2 : 4);
-        try {
-            this.keys = arena.allocate(bytes, 64);
-            this.values = arena.allocate(bytes, 64);
-        } catch (OutOfMemoryError e) {
-            arena.close();
-            throw new IllegalStateException("cannot allocate a KV cache of " + capacity + " tokens ("
-                    + (2 * bytes >> 20) + " MiB): lower the context cap or use the f16 cache", e);
-        }
+        this.pageBytes = (long) layers * pageTokens * kvDim * (f16 ? 2 : 4);
     }
 
     @Override public int length() { return length; }
@@ -48,13 +49,29 @@ final class CpuSequenceCache implements SequenceCache {
         length = newLength;
     }
 
-    private long offset(int layer, int position) {
-        return ((long) layer * capacity + position) * kvDim;
+    /** Makes room for positions below {@code end}; called before a step writes them. */
+    void reserve(int end) {
+        if (end > capacity) throw new IllegalArgumentException("position " + (end - 1) + " is past the capacity " + capacity);
+        while ((long) keyPages.size() * pageTokens < end) {
+            try {
+                keyPages.add(arena.allocate(pageBytes, 64));
+                valuePages.add(arena.allocate(pageBytes, 64));
+            } catch (OutOfMemoryError e) {
+                throw new IllegalStateException("out of memory for the KV cache at " + end + " tokens ("
+                        + (2 * pageBytes * keyPages.size() >> 20) + " MiB held): lower the context or use the f16 cache", e);
+            }
+        }
+    }
+
+    /** Element index of (layer, position) inside its page. */
+    private long index(int layer, int position) {
+        return ((long) layer * pageTokens + position % pageTokens) * kvDim;
     }
 
     /** Stores one token's key and value rows (kvDim floats each, read from the given offsets). */
     void store(int layer, int position, float[] k, int kOff, float[] v, int vOff) {
-        long base = offset(layer, position);
+        MemorySegment keys = keyPages.get(position / pageTokens), values = valuePages.get(position / pageTokens);
+        long base = index(layer, position);
         if (f16) {
             for (int i = 0; i < kvDim; i++) {
                 keys.setAtIndex(ValueLayout.JAVA_SHORT, base + i, Float.floatToFloat16(k[kOff + i]));
@@ -68,17 +85,17 @@ final class CpuSequenceCache implements SequenceCache {
 
     /** dot(q[qOff .. qOff+len), key[layer][position][dimOff .. dimOff+len)). */
     float dotKey(int layer, int position, int dimOff, float[] q, int qOff, int len) {
-        return f16 ? Kernels.dotF16(keys, offset(layer, position) + dimOff, q, qOff, len)
-                   : Kernels.dotF32(keys, (offset(layer, position) + dimOff) * 4, q, qOff, len);
+        MemorySegment keys = keyPages.get(position / pageTokens);
+        long at = index(layer, position) + dimOff;
+        return f16 ? Kernels.dotF16(keys, at, q, qOff, len) : Kernels.dotF32(keys, at * 4, q, qOff, len);
     }
 
     /** acc[accOff ..] += weight * value[layer][position][dimOff ..]. */
     void accumulateValue(int layer, int position, int dimOff, float weight, float[] acc, int accOff, int len) {
-        if (f16) {
-            Kernels.axpyF16(weight, values, offset(layer, position) + dimOff, acc, accOff, len);
-        } else {
-            Kernels.axpyF32(weight, values, (offset(layer, position) + dimOff) * 4, acc, accOff, len);
-        }
+        MemorySegment values = valuePages.get(position / pageTokens);
+        long at = index(layer, position) + dimOff;
+        if (f16) Kernels.axpyF16(weight, values, at, acc, accOff, len);
+        else Kernels.axpyF32(weight, values, at * 4, acc, accOff, len);
     }
 
     @Override

@@ -13,11 +13,11 @@ import org.apache.spark.sql.types.DataTypes;
  * {@code glm_summarize(doc [, max_words])} and {@code glm_summarize_result(doc [, max_words])}: one chat turn
  * asking for a summary of at most max_words words (default 100), greedy unless the session sets sampling.
  */
-final class SummarizeFunction extends GlmFunction<Object> {
+public final class SummarizeFunction extends GlmFunction<Object> {
 
     static final int DEFAULT_MAX_WORDS = 100;
     static final int MAX_MAX_WORDS = 10_000;
-    static final String SYSTEM = "You are a careful assistant. You write faithful, concise summaries of documents.";
+    public static final String SYSTEM = "You are a careful assistant. You write faithful, concise summaries of documents.";
 
     private final boolean fullResult;
 
@@ -33,12 +33,12 @@ final class SummarizeFunction extends GlmFunction<Object> {
         return fullResult ? RESULT_TYPE : DataTypes.StringType;
     }
 
-    static String instruction(int maxWords) {
+    public static String instruction(int maxWords) {
         return "Summarize the following document in at most " + maxWords + " words.";
     }
 
     /** Generated-token cap for a summary: about two tokens per word plus a margin, never above maxNewTokens. */
-    static int maxTokens(int maxWords, int maxNewTokens) {
+    public static int maxTokens(int maxWords, int maxNewTokens) {
         return (int) Math.min(maxNewTokens, 2L * maxWords + 16);
     }
 

@@ -14,7 +14,8 @@ import org.junit.jupiter.api.Test;
 /** Bad settings and bad literal options fail while spark.sql(...) analyzes the query: no task, no engine. */
 class AnalysisTimeErrorsTest {
 
-    private static final SparkSession spark = SharedSpark.session();
+    // Looked up per test: the local-cluster test stops the shared session, and it is restarted on demand.
+    private final SparkSession spark = SharedSpark.session();
     private int loadsBefore;
 
     @BeforeEach
@@ -31,7 +32,7 @@ class AnalysisTimeErrorsTest {
         assertEquals(loadsBefore, ExecutorEngines.loads(), "analysis must not load an engine");
     }
 
-    private static String analysisError(String sql) {
+    private String analysisError(String sql) {
         // spark.sql analyzes eagerly: the error comes from here, before any action.
         Throwable t = assertThrows(Throwable.class, () -> spark.sql(sql));
         while (!(t instanceof GlmConfException) && t.getCause() != null) t = t.getCause();

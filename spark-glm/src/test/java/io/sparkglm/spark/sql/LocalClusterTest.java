@@ -16,6 +16,7 @@ import org.apache.spark.api.java.function.MapPartitionsFunction;
 import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -24,6 +25,7 @@ import org.junit.jupiter.api.Timeout;
  * identical to local mode, and with the tornado backend each task's engine options carry the GPU Spark assigned
  * (fake GPUs from a discovery script). Bounded: a broken executor setup makes Spark relaunch executors forever.
  */
+@Order(Integer.MAX_VALUE) // last: it stops the shared local session (see junit-platform.properties)
 class LocalClusterTest {
 
     private static final String QUERY = "SELECT id, glm_summarize_result(doc, 10) AS r FROM docs ORDER BY id";

@@ -21,7 +21,8 @@ import org.junit.jupiter.api.Test;
 /** SQL on local[2] gives exactly what the engine gives when called directly (tiny random model, greedy). */
 class RealEngineSqlTest {
 
-    private static final SparkSession spark = SharedSpark.session();
+    // Looked up per test: the local-cluster test stops the shared session, and it is restarted on demand.
+    private final SparkSession spark = SharedSpark.session();
     static final List<String> DOCS = List.of(
             "The contract starts on 1 March and runs for two years unless either party ends it.",
             "Manual: press the red button, wait for the light, then turn the dial to position three.",
@@ -30,6 +31,7 @@ class RealEngineSqlTest {
 
     @BeforeAll
     static void conf() {
+        SparkSession spark = SharedSpark.session();
         spark.conf().set("spark.glm.model", SharedFiles.tinyQ8().toString());
         spark.conf().set("spark.glm.maxNewTokens", "12");
         spark.conf().set("spark.glm.maxContext", "512");
@@ -38,6 +40,7 @@ class RealEngineSqlTest {
 
     @AfterAll
     static void unset() {
+        SparkSession spark = SharedSpark.session();
         for (String k : List.of("spark.glm.model", "spark.glm.maxNewTokens", "spark.glm.maxContext", "spark.glm.threads")) {
             spark.conf().unset(k);
         }
@@ -77,8 +80,11 @@ class RealEngineSqlTest {
 
     @Test
     void generateWithOptionsEqualsTheEngineAndIsReproducible() {
+        // A real (repartitioned) table, not VALUES: the function and its options are serialized to tasks.
+        spark.createDataset(java.util.Arrays.asList("What is a contract?", "Say hello.", null),
+                org.apache.spark.sql.Encoders.STRING()).toDF("p").repartition(2).createOrReplaceTempView("prompts");
         String sql = "SELECT p, glm_generate(p, map('system', 'Answer briefly.', 'max_tokens', '6')) AS a "
-                + "FROM VALUES ('What is a contract?'), ('Say hello.'), (NULL) AS t(p) ORDER BY p";
+                + "FROM prompts ORDER BY p";
         List<Row> first = spark.sql(sql).collectAsList();
         assertEquals(first, spark.sql(sql).collectAsList(), "same input, same output");
         assertTrue(first.get(0).isNullAt(1));

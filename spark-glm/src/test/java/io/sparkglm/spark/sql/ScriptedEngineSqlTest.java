@@ -26,7 +26,8 @@ import org.junit.jupiter.api.Test;
  */
 class ScriptedEngineSqlTest {
 
-    private static final SparkSession spark = SharedSpark.session();
+    // Looked up per test: the local-cluster test stops the shared session, and it is restarted on demand.
+    private final SparkSession spark = SharedSpark.session();
     private final AtomicReference<ScriptedEngine> engine = new AtomicReference<>();
 
     @BeforeEach

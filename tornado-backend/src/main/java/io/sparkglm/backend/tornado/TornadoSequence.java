@@ -29,6 +29,15 @@ final class TornadoSequence implements SequenceCache {
 
     @Override public int capacity() { return capacity; }
 
+    /** Attention reads positions below the current one only, so later rows are simply overwritten. */
+    @Override
+    public void truncate(int newLength) {
+        if (newLength < 0 || newLength > length) {
+            throw new IllegalArgumentException("cannot truncate a sequence of " + length + " tokens to " + newLength);
+        }
+        length = newLength;
+    }
+
     @Override
     public void close() {
         if (!closed) {

@@ -62,6 +62,11 @@ class TornadoBackendOracleTest {
                     }
                     assertArrayEquals(expected, got, variant + " seq" + s + " greedy ids");
                     assertEquals(ids.length + expected.length, cache.length());
+
+                    // truncate back to the prompt: the first decode row must come out again
+                    cache.truncate(ids.length);
+                    float[] again = backend.forward(List.of(new Step(cache, new int[] {got[0]}, false))).getFirst();
+                    check(Oracle.maxAbsDiff(again, decodeRows[0]), tolerance, variant + " seq" + s + " after truncate", tieRows);
                 }
             }
         }

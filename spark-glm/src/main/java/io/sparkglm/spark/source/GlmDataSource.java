@@ -1,0 +1,53 @@
+package io.sparkglm.spark.source;
+
+import java.util.Map;
+import org.apache.spark.sql.connector.catalog.Table;
+import org.apache.spark.sql.connector.catalog.TableProvider;
+import org.apache.spark.sql.connector.expressions.Transform;
+import org.apache.spark.sql.internal.SQLConf;
+import org.apache.spark.sql.sources.DataSourceRegister;
+import org.apache.spark.sql.types.StructType;
+import org.apache.spark.sql.util.CaseInsensitiveStringMap;
+import scala.jdk.javaapi.CollectionConverters;
+
+/**
+ * {@code format("glm")}: Parquet documents in, the model's results out, one row per document.
+ *
+ * <pre>
+ * spark.read().format("glm").option("textColumn", "body").option("task", "summarize").load("docs.parquet")
+ * CREATE TEMPORARY VIEW s USING glm OPTIONS (path 'docs.parquet', textColumn 'body', task 'summarize')
+ * </pre>
+ *
+ * The schema comes from the files (the input columns) plus the task's columns; options are parsed and the text
+ * column checked here, while the query is analyzed, so mistakes fail before any task starts.
+ */
+public final class GlmDataSource implements TableProvider, DataSourceRegister {
+
+    /** Spark creates one provider per load: the table built for inferSchema is reused by getTable. */
+    private GlmTable table;
+    private Map<String, String> tableOptions;
+
+    @Override
+    public String shortName() {
+        return "glm";
+    }
+
+    @Override
+    public StructType inferSchema(CaseInsensitiveStringMap options) {
+        return table(options.asCaseSensitiveMap()).schema();
+    }
+
+    @Override
+    public Table getTable(StructType schema, Transform[] partitioning, Map<String, String> properties) {
+        return table(properties);
+    }
+
+    private GlmTable table(Map<String, String> options) {
+        if (table == null || !options.equals(tableOptions)) {
+            Map<String, String> session = CollectionConverters.asJava(SQLConf.get().getAllConfs());
+            table = GlmTable.create(GlmSourceOptions.parse(options, session));
+            tableOptions = Map.copyOf(options);
+        }
+        return table;
+    }
+}
