@@ -5,8 +5,10 @@ import io.sparkglm.generate.FinishReason;
 import io.sparkglm.generate.GenerationRequest;
 import io.sparkglm.generate.GenerationResult;
 import io.sparkglm.generate.SamplingParams;
+import io.sparkglm.generate.TokenConstraint;
 import io.sparkglm.spark.conf.GlmConf;
 import io.sparkglm.tokenizer.ChatMessage;
+import io.sparkglm.tokenizer.GlmTokenizer;
 import java.io.Serializable;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -64,17 +66,48 @@ public final class GlmRunner implements Serializable {
      * fails: an error becomes a result with finish reason ERROR. Pass the result to {@link #finish}.
      */
     public CompletableFuture<GenerationResult> submit(Prompt prompt, int maxTokens, SamplingParams sampling, List<String> stop) {
+        return submit(prompt, maxTokens, sampling, stop, null);
+    }
+
+    /** As {@link #submit(Prompt, int, SamplingParams, List)}, with the output held to a constraint (glm_extract). */
+    public CompletableFuture<GenerationResult> submit(Prompt prompt, int maxTokens, SamplingParams sampling, List<String> stop,
+                                                      TokenConstraint constraint) {
         InferenceEngine engine = engine(); // a load failure fails the task: it is not a per-row problem
         try {
             Fitted fitted = fit(engine, prompt, maxTokens);
             if (fitted.error != null) return CompletableFuture.completedFuture(GenerationResult.failed(fitted.error, fitted.tokens));
-            GenerationRequest request = new GenerationRequest(prompt.messages(fitted.text), null, maxTokens, sampling, stop, false);
+            GenerationRequest request = new GenerationRequest(prompt.messages(fitted.text), null, maxTokens, sampling, stop, false, constraint);
             return engine.submit(request)
                     .thenApply(r -> fitted.truncated ? withTruncated(r) : r)
                     .exceptionally(GlmRunner::failure);
         } catch (RuntimeException e) {
             return CompletableFuture.completedFuture(failure(e));
         }
+    }
+
+    /**
+     * The log-likelihood of each continuation as the assistant's reply to the prompt (glm_classify): the document
+     * is fitted into the context like a generation with {@code longest continuation} new tokens. A failure is an
+     * exceptional future.
+     */
+    public CompletableFuture<double[]> score(Prompt prompt, java.util.function.Function<GlmTokenizer, List<int[]>> continuations) {
+        InferenceEngine engine = engine();
+        try {
+            GlmTokenizer tokenizer = tokenizer();
+            List<int[]> conts = continuations.apply(tokenizer);
+            int longest = conts.stream().mapToInt(c -> c.length).max().orElse(1);
+            Fitted fitted = fit(engine, prompt, longest);
+            if (fitted.error != null) return CompletableFuture.failedFuture(new IllegalArgumentException(fitted.error));
+            return engine.score(tokenizer.encodeChat(prompt.messages(fitted.text), true), conts);
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
+    /** The model's tokenizer (loaded once per JVM; no engine). */
+    public GlmTokenizer tokenizer() {
+        engineOptions(); // resolves the model path
+        return ExecutorEngines.tokenizer(resolvedModel);
     }
 
     /** Counts a finished row and applies spark.glm.onError (fail throws, failing the task). */

@@ -4,6 +4,7 @@ import io.sparkglm.generate.Engine;
 import io.sparkglm.generate.EngineOptions;
 import io.sparkglm.generate.GenerationRequest;
 import io.sparkglm.generate.GenerationResult;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -18,6 +19,11 @@ public interface InferenceEngine extends AutoCloseable {
 
     int contextLength();
 
+    /** Log-likelihood of each continuation after the prompt ids (glm_classify); see {@link Engine#score}. */
+    default CompletableFuture<double[]> score(int[] promptIds, List<int[]> continuations) {
+        return CompletableFuture.failedFuture(new UnsupportedOperationException("this engine cannot score continuations"));
+    }
+
     @Override
     void close();
 
@@ -28,6 +34,7 @@ public interface InferenceEngine extends AutoCloseable {
             @Override public CompletableFuture<GenerationResult> submit(GenerationRequest r) { return engine.submit(r, null); }
             @Override public int countTokens(String text) { return engine.countTokens(text); }
             @Override public int contextLength() { return engine.contextLength(); }
+            @Override public CompletableFuture<double[]> score(int[] p, List<int[]> c) { return engine.score(p, c); }
             @Override public void close() { engine.close(); }
         };
     }

@@ -15,7 +15,12 @@ import org.apache.spark.sql.catalyst.expressions.Expression;
 import org.apache.spark.sql.catalyst.expressions.ExpressionInfo;
 import org.apache.spark.sql.catalyst.util.MapData;
 import org.apache.spark.sql.internal.SQLConf;
+import io.sparkglm.constrain.LabelScorer;
+import org.apache.spark.sql.catalyst.util.ArrayData;
+import org.apache.spark.sql.types.ArrayType;
 import org.apache.spark.sql.types.MapType;
+import org.apache.spark.sql.types.StringType;
+import org.apache.spark.sql.types.StructType;
 import scala.Option;
 import scala.Tuple3;
 import scala.collection.immutable.Seq;
@@ -63,6 +68,15 @@ public final class GlmFunctions {
             new Definition("glm_generate_result", "glm_generate_result(prompt [, options]) - as glm_generate, as "
                     + "STRUCT<text, finish_reason, prompt_tokens, completion_tokens, truncated, error>",
                     args -> generate("glm_generate_result", args, true)),
+            new Definition("glm_extract", "glm_extract(doc, schema) - the fields of schema read from doc as a STRUCT; schema "
+                    + "is a DDL literal such as 'party STRING, signed DATE, amount DECIMAL(12,2), items ARRAY<STRING>' or an "
+                    + "ARRAY<STRING> literal of field names (all STRING); output always fits the struct (grammar-constrained)",
+                    GlmFunctions::extract),
+            new Definition("glm_classify", "glm_classify(doc, labels ARRAY<STRING>) - the most likely label (scored, not generated)",
+                    args -> classify("glm_classify", args, false)),
+            new Definition("glm_classify_result", "glm_classify_result(doc, labels ARRAY<STRING>) - "
+                    + "STRUCT<label STRING, probabilities MAP<STRING,DOUBLE>, error STRING>",
+                    args -> classify("glm_classify_result", args, true)),
             new Definition("glm_count_tokens", "glm_count_tokens(text) - tokens of text with the model's tokenizer",
                     GlmFunctions::countTokens),
             new Definition("glm_engine_options", "glm_engine_options() - the engine options this task would use "
@@ -110,6 +124,49 @@ public final class GlmFunctions {
             fixed = CallOptions.defaults(runner.conf());
         }
         return apply(new GenerateFunction(name, runner, args.size() == 2, fixed, fullResult), args);
+    }
+
+    private static Expression extract(List<Expression> args) {
+        arity("glm_extract", args, 2, 2, "doc, schema");
+        GlmRunner runner = runner(true);
+        return apply(new ExtractFunction("glm_extract", runner, extractSchema(args.get(1)), args.get(1).dataType()), args);
+    }
+
+    /** The struct glm_extract returns, from its literal schema argument (analysis time). */
+    static StructType extractSchema(Expression schema) {
+        String usage = "glm_extract: schema must be a literal: a DDL string such as 'name STRING, born DATE' or an "
+                + "ARRAY<STRING> of field names";
+        if (!schema.foldable()) throw new GlmConfException(usage + " (got an expression that varies by row)");
+        Object value = schema.eval(null);
+        if (value == null) throw new GlmConfException(usage + " (got NULL)");
+        try {
+            if (schema.dataType() instanceof StringType) return ExtractTypes.fromDdl(value.toString());
+            if (schema.dataType() instanceof ArrayType at && at.elementType() instanceof StringType) {
+                return ExtractTypes.fromNames(ClassifyFunction.labels((ArrayData) value));
+            }
+        } catch (IllegalArgumentException e) {
+            throw new GlmConfException("glm_extract: " + e.getMessage());
+        }
+        throw new GlmConfException(usage + " (got " + schema.dataType().sql() + ")");
+    }
+
+    private static Expression classify(String name, List<Expression> args, boolean fullResult) {
+        arity(name, args, 2, 2, "doc, labels ARRAY<STRING>");
+        GlmRunner runner = runner(true);
+        Expression labels = args.get(1);
+        if (labels.resolved() && !(labels.dataType() instanceof ArrayType at && at.elementType() instanceof StringType)) {
+            throw new GlmConfException(name + ": labels must be an ARRAY<STRING> such as array('positive', 'negative'), not "
+                    + labels.dataType().sql());
+        }
+        if (labels.foldable()) {
+            Object value = labels.eval(null);
+            try {
+                if (value != null) LabelScorer.checkLabels(ClassifyFunction.labels((ArrayData) value));
+            } catch (IllegalArgumentException e) {
+                throw new GlmConfException(name + ": " + e.getMessage());
+            }
+        }
+        return apply(new ClassifyFunction(name, runner, fullResult), args);
     }
 
     private static Expression countTokens(List<Expression> args) {
