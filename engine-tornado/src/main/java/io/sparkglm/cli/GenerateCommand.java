@@ -1,12 +1,17 @@
 package io.sparkglm.cli;
 
+import io.sparkglm.constrain.JsonConstraints;
+import io.sparkglm.constrain.JsonGrammar;
 import io.sparkglm.generate.Engine;
 import io.sparkglm.generate.EngineOptions;
 import io.sparkglm.generate.GenerationRequest;
 import io.sparkglm.generate.GenerationResult;
 import io.sparkglm.generate.SamplingParams;
 import io.sparkglm.tokenizer.ChatMessage;
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -72,6 +77,12 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--max-context", defaultValue = "0", description = "Context cap in tokens (0 = the model's).")
     int maxContext;
 
+    @Option(names = "--json-schema", description = "Constrain the output to JSON of this JSON schema (file).")
+    Path jsonSchema;
+
+    @Option(names = "--ddl", description = "Constrain the output to a JSON object of these Spark DDL fields, e.g. \"name STRING, born DATE\".")
+    String ddl;
+
     @Option(names = "--stats", description = "Print token counts and speed to stderr.")
     boolean stats;
 
@@ -86,6 +97,8 @@ final class GenerateCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         try (Engine engine = Engine.load(options)) {
             GenerationRequest request = request(engine, sampling).withStopStrings(stops).withIgnoreEos(ignoreEos);
+            JsonGrammar grammar = grammar(engine);
+            if (grammar != null) request = request.withConstraint(grammar.constraint(maxTokens));
             GenerationResult result = engine.submit(request, printIds ? null : (id, piece) -> {
                 out.print(piece);
                 out.flush();
@@ -102,6 +115,18 @@ final class GenerateCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /** The JSON grammar of --json-schema or --ddl, or null for free text. */
+    private JsonGrammar grammar(Engine engine) {
+        if (jsonSchema != null && ddl != null) throw new IllegalArgumentException("give --json-schema or --ddl, not both");
+        if (ddl != null) return JsonConstraints.fromDdl(ddl, engine.tokenizer());
+        if (jsonSchema == null) return null;
+        try {
+            return JsonConstraints.fromJsonSchema(Files.readString(jsonSchema), engine.tokenizer());
+        } catch (IOException e) {
+            throw new IllegalArgumentException("cannot read --json-schema " + jsonSchema + ": " + e.getMessage());
+        }
     }
 
     private GenerationRequest request(Engine engine, SamplingParams sampling) {

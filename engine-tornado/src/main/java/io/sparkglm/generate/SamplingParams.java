@@ -2,7 +2,8 @@ package io.sparkglm.generate;
 
 /**
  * How the next token is chosen. Temperature 0 is greedy (ties to the lowest id). The seed makes a
- * sampled request reproducible, alone or inside a batch.
+ * sampled request reproducible, alone or inside a batch. Serializable: Spark ships it to executors inside the
+ * glm_generate functions' fixed options.
  */
 public record SamplingParams(float temperature, int topK, float topP, float minP, float repetitionPenalty, long seed)
         implements java.io.Serializable {
