@@ -9,7 +9,7 @@ import uk.ac.manchester.tornado.api.common.TornadoDevice;
  */
 record MemoryPlan(long weights, long kvCache, long ropeTable, long scratch, long largestArray) {
 
-    static MemoryPlan of(ModelConfig c, long weightBytes, int slots, int slotContext) {
+    static MemoryPlan of(ModelConfig c, long weightBytes, int slots, int slotContext, int maxStepTokens, int logitRows) {
         long cacheRows = (long) slots * slotContext;
         long kvPerLayerArray = 4L * cacheRows * c.kvDim();
         if (kvPerLayerArray / 4 > Integer.MAX_VALUE - 64) {
@@ -19,7 +19,13 @@ record MemoryPlan(long weights, long kvCache, long ropeTable, long scratch, long
         long kv = 2L * c.layers() * kvPerLayerArray;
         long rope = 4L * slotContext * c.ropeDims();
         int widest = Math.max(c.hidden(), Math.max(c.qDim(), c.ffnHidden()));
-        long scratch = 4L * (2L * c.hidden() + widest + widest / 32 + c.qkvDim() + c.qDim() + c.ffnHidden() + c.vocabSize() + 3);
+        long perToken = 2L * c.hidden() + widest + widest / 32 + c.qkvDim() + c.qDim() + c.ffnHidden();
+        long scratch = 4L * (maxStepTokens * perToken + (long) logitRows * c.vocabSize() + 2 + 3L * maxStepTokens + logitRows);
+        if (maxStepTokens * (long) widest > Integer.MAX_VALUE - 64 || (long) logitRows * c.vocabSize() > Integer.MAX_VALUE - 64) {
+            throw new IllegalArgumentException(maxStepTokens + " step tokens x " + widest + " activations (or " + logitRows
+                    + " logits rows x " + c.vocabSize() + ") is more than one TornadoVM array holds (2^31): lower -D"
+                    + TornadoBackendProvider.MAX_STEP_TOKENS_PROPERTY + " / -D" + TornadoBackendProvider.LOGIT_ROWS_PROPERTY);
+        }
         long largestWeight = Math.max(4L * c.vocabSize() * c.hidden(), 4L * 2 * c.ffnHidden() * c.hidden());
         return new MemoryPlan(weightBytes, kv, rope, scratch, Math.max(kvPerLayerArray, Math.min(largestWeight, weightBytes)));
     }
@@ -32,10 +38,10 @@ record MemoryPlan(long weights, long kvCache, long ropeTable, long scratch, long
         if (total() > available) {
             throw new IllegalStateException(String.format(
                     "the model needs %,d MiB on %s (weights %,d + KV cache %,d + other %,d MiB) but the device has %,d MiB: "
-                            + "lower -D%s / -D%s or use a smaller quantization",
+                            + "lower -D%s / -D%s / -D%s or use a smaller quantization",
                     mib(total()), device.getPhysicalDevice().getDeviceName(), mib(weights), mib(kvCache),
                     mib(ropeTable + scratch), mib(available), TornadoBackendProvider.CONTEXT_PROPERTY,
-                    TornadoBackendProvider.SLOTS_PROPERTY));
+                    TornadoBackendProvider.SLOTS_PROPERTY, TornadoBackendProvider.MAX_STEP_TOKENS_PROPERTY));
         }
         long maxAlloc = device.getMaxAllocMemory();
         if (maxAlloc > 0 && largestArray > maxAlloc) {

@@ -14,25 +14,33 @@ import uk.ac.manchester.tornado.api.ImmutableTaskGraph;
 import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.TaskGraph;
 import uk.ac.manchester.tornado.api.TornadoExecutionPlan;
+import uk.ac.manchester.tornado.api.WorkerGrid;
 import uk.ac.manchester.tornado.api.WorkerGrid1D;
+import uk.ac.manchester.tornado.api.WorkerGrid2D;
 import uk.ac.manchester.tornado.api.common.TornadoDevice;
 import uk.ac.manchester.tornado.api.enums.DataTransferMode;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.IntArray;
 
 /**
- * The GLM-4 forward pass on a TornadoVM device, one token at a time.
+ * The GLM-4 forward pass on a TornadoVM device, all tokens of a step at once.
  *
  * <p>One execution plan holds {@code layers + 2} task graphs: the embedding lookup, one graph per layer,
  * and the final norm with the logits. Weights are copied to the device on the first execution and stay
- * there; the hidden state, scratch activations and the KV cache live on the device between graphs
- * ({@code persistOnDevice} / {@code consumeFromDevice}); only the per-step array {@code [token, position,
- * cacheBase]} goes in and only the logits come back, and only for tokens whose logits are wanted.
+ * there; the hidden states, scratch activations and the KV cache live on the device between graphs
+ * ({@code persistOnDevice} / {@code consumeFromDevice}).
+ *
+ * <p>A step's tokens (prompt chunks of some sequences, one token of each decoding one) are flattened into
+ * one block of T tokens, {@code maxStepTokens} at most per device launch (bigger steps are split): each
+ * weight matrix is then read once per tile of {@link Kernels#TILE} tokens rather than once per token. Per
+ * launch only the step array {@code [T, (token, position, cacheBase) per token]} goes in and the grids are
+ * sized to T. The logits graph runs only when some token wants logits, over at most {@code logitRows} of
+ * them per run (their rows gathered first), and only those rows come back.
  *
  * <p>The KV cache is allocated once for {@code slots} sequences of up to {@code slotContext} tokens each
  * (the plan's arrays are fixed when it is built); a sequence takes a free slot and gives it back on close.
- * Tokens of one step are computed one after another, each with the same arithmetic, so a sequence gets
- * the same logits alone or in a batch.
+ * A token's arithmetic does not depend on the other tokens of its step, so a sequence gets the same logits
+ * alone or in a batch, whole or in chunks.
  */
 public final class TornadoBackend implements Backend {
 
@@ -40,20 +48,26 @@ public final class TornadoBackend implements Backend {
     private final DeviceWeights weights;
     private final int slots;
     private final int slotContext;
+    private final int maxStepTokens;
+    private final int logitRows;
     private final boolean[] slotTaken;
     private final TornadoExecutionPlan plan;
     private final GridScheduler grid = new GridScheduler();
     private final int graphs;
     private final String deviceName;
 
-    // Per-step input and the activations that stay on the device.
-    private final IntArray step = new IntArray(3);
+    // Per-launch inputs, the activations that stay on the device ([maxStepTokens, dim] blocks), and the grids
+    // whose sizes follow the launch's token count (layers) or logits row count (logits graph).
+    private final IntArray step;
+    private final IntArray logitRowList;
     private final FloatArray hidden, normed, quants, scales, qkv, context, ffnAct, logits;
     private final FloatArray rope;
     private final FloatArray[] keyCache, valueCache;
     private final KernelContext kernelContext = new KernelContext();
+    private final List<SizedGrid> tokenGrids = new ArrayList<>();
+    private final List<SizedGrid> logitGrids = new ArrayList<>();
 
-    TornadoBackend(Checkpoint checkpoint, int slots, int slotContext, int deviceIndex) {
+    TornadoBackend(Checkpoint checkpoint, int slots, int slotContext, int maxStepTokens, int logitRows, int deviceIndex) {
         this.config = checkpoint.config();
         ModelConfig c = config;
         if (c.headDim() > Kernels.MAX_HEAD_DIM) {
@@ -63,26 +77,34 @@ public final class TornadoBackend implements Backend {
         if (c.hidden() % Kernels.Q8_BLOCK != 0 || c.qDim() % Kernels.Q8_BLOCK != 0 || c.ffnHidden() % Kernels.Q8_BLOCK != 0) {
             throw new IllegalArgumentException("the tornado backend needs hidden, heads*headDim and ffn to be multiples of 32");
         }
+        if (maxStepTokens < 1 || logitRows < 1) {
+            throw new IllegalArgumentException("maxStepTokens and logitRows must be positive, got " + maxStepTokens + " and " + logitRows);
+        }
         this.slots = slots;
         this.slotContext = slotContext;
+        this.maxStepTokens = maxStepTokens;
+        this.logitRows = Math.min(logitRows, maxStepTokens);
         this.slotTaken = new boolean[slots];
         this.weights = DeviceWeights.from(checkpoint);
 
-        MemoryPlan memory = MemoryPlan.of(c, weights.bytes(), slots, slotContext);
+        MemoryPlan memory = MemoryPlan.of(c, weights.bytes(), slots, slotContext, maxStepTokens, this.logitRows);
         TornadoDevice device = deviceIndex >= 0 ? TornadoExecutionPlan.getDevice(0, deviceIndex)
                                                 : TornadoExecutionPlan.DEFAULT_DEVICE;
         memory.requireFits(device);
         this.deviceName = device.getPhysicalDevice().getDeviceName();
 
+        int m = maxStepTokens;
         int widest = Math.max(c.hidden(), Math.max(c.qDim(), c.ffnHidden()));
-        hidden = new FloatArray(c.hidden());
-        normed = new FloatArray(c.hidden());
-        quants = new FloatArray(widest);
-        scales = new FloatArray(widest / Kernels.Q8_BLOCK);
-        qkv = new FloatArray(c.qkvDim());
-        context = new FloatArray(c.qDim());
-        ffnAct = new FloatArray(c.ffnHidden());
-        logits = new FloatArray(c.vocabSize());
+        step = new IntArray(1 + m * Kernels.STEP_FIELDS);
+        logitRowList = new IntArray(1 + this.logitRows);
+        hidden = new FloatArray(m * c.hidden());
+        normed = new FloatArray(m * c.hidden());
+        quants = new FloatArray(m * widest);
+        scales = new FloatArray(m * widest / Kernels.Q8_BLOCK);
+        qkv = new FloatArray(m * c.qkvDim());
+        context = new FloatArray(m * c.qDim());
+        ffnAct = new FloatArray(m * c.ffnHidden());
+        logits = new FloatArray(this.logitRows * c.vocabSize());
         rope = RopeTable.of(slotContext, c.ropeDims(), c.ropeBase()).table();
         keyCache = new FloatArray[c.layers()];
         valueCache = new FloatArray[c.layers()];
@@ -127,7 +149,7 @@ public final class TornadoBackend implements Backend {
     }
 
     private Object[] layerActivations(boolean quantized) {
-        List<Object> used = new ArrayList<>(List.of(kernelContext, step, hidden, normed, qkv, rope, context, ffnAct));
+        List<Object> used = new ArrayList<>(List.of(kernelContext, step, hidden, normed, qkv, rope, context, ffnAct, noBias));
         if (quantized) used.addAll(List.of(quants, scales));
         return used.toArray();
     }
@@ -143,7 +165,7 @@ public final class TornadoBackend implements Backend {
         } else {
             g.task("lookup", Kernels::embedF32, kernelContext, step, table.floats(), hidden, config.hidden());
         }
-        threads("embed.lookup", roundUp(config.hidden(), Kernels.LOCAL), Kernels.LOCAL);
+        perToken(tokenGrids, "embed.lookup", config.hidden(), Kernels.LOCAL);
         return persistCarried(g);
     }
 
@@ -159,70 +181,98 @@ public final class TornadoBackend implements Backend {
                         keyCache[l], valueCache[l]);
 
         // attention block
-        g.task("attnNorm", Kernels::rmsNorm, kernelContext, hidden, w.attnNorm(), normed, c.hidden(), c.rmsEps());
-        threads(name + ".attnNorm", Kernels.LOCAL, Kernels.LOCAL);
-        matvec(g, name, "qkv", w.qkv(), normed, Kind.BIAS, w.qkvBias(), qkv);
+        g.task("attnNorm", Kernels::rmsNorm, kernelContext, step, hidden, w.attnNorm(), normed, c.hidden(), c.rmsEps());
+        perToken(tokenGrids, name + ".attnNorm", Kernels.LOCAL, Kernels.LOCAL);
+        matmul(g, step, tokenGrids, name, "qkv", w.qkv(), normed, Kind.BIAS, w.qkvBias(), qkv);
         g.task("rope", Kernels::ropeAndCache, kernelContext, step, qkv, rope, keyCache[l], valueCache[l],
                 c.heads(), c.kvHeads(), c.headDim(), c.ropeDims());
-        threads(name + ".rope", roundUp((c.heads() + c.kvHeads()) * c.headDim() / 2, Kernels.LOCAL), Kernels.LOCAL);
+        perToken(tokenGrids, name + ".rope", (c.heads() + c.kvHeads()) * c.headDim() / 2, Kernels.LOCAL);
         g.task("attention", Kernels::attention, kernelContext, step, qkv, keyCache[l], valueCache[l], context,
                 c.heads(), c.kvHeads(), c.headDim(), (float) (1.0 / Math.sqrt(c.headDim())));
-        threads(name + ".attention", c.heads() * Kernels.LOCAL, Kernels.LOCAL);
-        matvec(g, name, "attnOutput", w.attnOutput(), context, Kind.RESIDUAL, null, hidden);
+        perToken(tokenGrids, name + ".attention", c.heads() * Kernels.LOCAL, Kernels.LOCAL);
+        matmul(g, step, tokenGrids, name, "attnOutput", w.attnOutput(), context, Kind.RESIDUAL, null, hidden);
 
         // feed-forward block
-        g.task("ffnNorm", Kernels::rmsNorm, kernelContext, hidden, w.ffnNorm(), normed, c.hidden(), c.rmsEps());
-        threads(name + ".ffnNorm", Kernels.LOCAL, Kernels.LOCAL);
-        matvec(g, name, "gateUp", w.ffnGateUp(), normed, Kind.GATE_UP, null, ffnAct);
-        matvec(g, name, "down", w.ffnDown(), ffnAct, Kind.RESIDUAL, null, hidden);
+        g.task("ffnNorm", Kernels::rmsNorm, kernelContext, step, hidden, w.ffnNorm(), normed, c.hidden(), c.rmsEps());
+        perToken(tokenGrids, name + ".ffnNorm", Kernels.LOCAL, Kernels.LOCAL);
+        matmul(g, step, tokenGrids, name, "gateUp", w.ffnGateUp(), normed, Kind.GATE_UP, null, ffnAct);
+        matmul(g, step, tokenGrids, name, "down", w.ffnDown(), ffnAct, Kind.RESIDUAL, null, hidden);
         return persistCarried(g);
     }
 
+    /** The final norm and the logits for the rows listed in {@code logitRowList} ({@code [L, rows...]}). */
     private TaskGraph logitsGraph() {
-        List<Object> used = new ArrayList<>(List.of(kernelContext, hidden, normed));
+        List<Object> used = new ArrayList<>(List.of(kernelContext, hidden, normed, noBias));
         if (weights.output().quantized()) used.addAll(List.of(quants, scales));
         TaskGraph g = chained("logits", used.toArray())
+                .transferToDevice(DataTransferMode.EVERY_EXECUTION, logitRowList)
                 .transferToDevice(DataTransferMode.FIRST_EXECUTION, weights.outputNorm(), weights.output().data());
-        g.task("norm", Kernels::rmsNorm, kernelContext, hidden, weights.outputNorm(), normed, config.hidden(), config.rmsEps());
-        threads("logits.norm", Kernels.LOCAL, Kernels.LOCAL);
-        matvec(g, "logits", "output", weights.output(), normed, Kind.PLAIN, null, logits);
+        g.task("norm", Kernels::rmsNormGather, kernelContext, logitRowList, hidden, weights.outputNorm(), normed,
+                config.hidden(), config.rmsEps());
+        perToken(logitGrids, "logits.norm", Kernels.LOCAL, Kernels.LOCAL);
+        matmul(g, logitRowList, logitGrids, "logits", "output", weights.output(), normed, Kind.PLAIN, null, logits);
         return g.transferToHost(DataTransferMode.EVERY_EXECUTION, logits);
     }
 
-    private enum Kind { PLAIN, BIAS, RESIDUAL, GATE_UP }
+    private enum Kind {
+        PLAIN(Kernels.PLAIN), BIAS(Kernels.BIAS), RESIDUAL(Kernels.RESIDUAL), GATE_UP(-1);
+
+        final int mode;
+
+        Kind(int mode) { this.mode = mode; }
+    }
+
+    /** Matrix kernels without a bias still take a bias argument; this one is never read. */
+    private final FloatArray noBias = new FloatArray(1);
+
+    private FloatArray biasOrDummy(FloatArray bias) {
+        return bias != null ? bias : noBias;
+    }
 
     /**
-     * Adds {@code out = W x} (with bias, residual add, or fused gate/up SiLU) to {@code g}; Q8_0 weights
-     * first quantize {@code x} to Q8_0 blocks, as ggml does, so the results match llama.cpp's.
+     * Adds {@code out[t] = W x[t]} for the tokens counted in {@code count} (with bias, residual add, or fused
+     * gate/up SiLU) to {@code g}; Q8_0 weights first quantize each {@code x[t]} to Q8_0 blocks, as ggml does,
+     * so the results match llama.cpp's.
      */
-    private void matvec(TaskGraph g, String graph, String task, DeviceMatrix m, FloatArray x, Kind kind,
-                        FloatArray bias, FloatArray out) {
+    private void matmul(TaskGraph g, IntArray count, List<SizedGrid> grids, String graph, String task, DeviceMatrix m,
+                        FloatArray x, Kind kind, FloatArray bias, FloatArray out) {
         int cols = m.cols();
         int rows = kind == Kind.GATE_UP ? m.rows() / 2 : m.rows();
         if (m.quantized()) {
-            g.task(task + "Quant", Kernels::quantizeQ8, kernelContext, x, quants, scales, cols);
-            threads(graph + "." + task + "Quant", roundUp(cols / Kernels.Q8_BLOCK, 32), 32);
-            switch (kind) {
-                case PLAIN -> g.task(task, Kernels::matvecQ8, kernelContext, quants, scales, m.blocks(), out, cols);
-                case BIAS -> g.task(task, Kernels::matvecBiasQ8, kernelContext, quants, scales, m.blocks(), bias, out, cols);
-                case RESIDUAL -> g.task(task, Kernels::matvecResidualQ8, kernelContext, quants, scales, m.blocks(), out, cols);
-                case GATE_UP -> g.task(task, Kernels::gateUpSiluQ8, kernelContext, quants, scales, m.blocks(), out, cols, rows);
+            g.task(task + "Quant", Kernels::quantizeQ8, kernelContext, count, x, quants, scales, cols);
+            perToken(grids, graph + "." + task + "Quant", cols / Kernels.Q8_BLOCK, 32);
+            if (kind == Kind.GATE_UP) {
+                g.task(task, Kernels::gateUpSiluQ8, kernelContext, count, quants, scales, m.blocks(), out, cols, rows);
+            } else {
+                g.task(task, Kernels::matmulQ8, kernelContext, count, quants, scales, m.blocks(), biasOrDummy(bias), out, cols, rows, kind.mode);
             }
+        } else if (kind == Kind.GATE_UP) {
+            g.task(task, Kernels::gateUpSiluF32, kernelContext, count, x, m.floats(), out, cols, rows);
         } else {
-            switch (kind) {
-                case PLAIN -> g.task(task, Kernels::matvecF32, kernelContext, x, m.floats(), out, cols);
-                case BIAS -> g.task(task, Kernels::matvecBiasF32, kernelContext, x, m.floats(), bias, out, cols);
-                case RESIDUAL -> g.task(task, Kernels::matvecResidualF32, kernelContext, x, m.floats(), out, cols);
-                case GATE_UP -> g.task(task, Kernels::gateUpSiluF32, kernelContext, x, m.floats(), out, cols, rows);
-            }
+            g.task(task, Kernels::matmulF32, kernelContext, count, x, m.floats(), biasOrDummy(bias), out, cols, rows, kind.mode);
         }
-        threads(graph + "." + task, rows * Kernels.LOCAL, Kernels.LOCAL);
+        WorkerGrid2D w = new WorkerGrid2D(rows * Kernels.LOCAL, 1);
+        w.setLocalWork(Kernels.LOCAL, 1, 1);
+        grid.addWorkerGrid(graph + "." + task, w);
+        grids.add(new SizedGrid(w, rows * Kernels.LOCAL, 0, 0));
     }
 
-    private void threads(String task, int global, int local) {
-        WorkerGrid1D w = new WorkerGrid1D(global);
+    /**
+     * A grid sized per launch from its token (or logits row) count n: {@code perToken * n} threads rounded up
+     * to {@code local} (1-D), or {@code [width, ceil(n / TILE)]} for a matrix over token tiles (2-D).
+     */
+    private record SizedGrid(WorkerGrid grid, int width, int perToken, int local) {
+        void resize(int n) {
+            if (perToken == 0) grid.setGlobalWork(width, (n + Kernels.TILE - 1) / Kernels.TILE, 1);
+            else grid.setGlobalWork(roundUp(n * perToken, local), 1, 1);
+        }
+    }
+
+    private void perToken(List<SizedGrid> grids, String task, int perToken, int local) {
+        WorkerGrid1D w = new WorkerGrid1D(roundUp(perToken, local));
         w.setLocalWork(local, 1, 1);
         grid.addWorkerGrid(task, w);
+        grids.add(new SizedGrid(w, 0, perToken, local));
     }
 
     private static int roundUp(int n, int multiple) {
@@ -262,6 +312,7 @@ public final class TornadoBackend implements Backend {
     @Override
     public synchronized List<float[]> forward(List<Step> steps) {
         Map<TornadoSequence, Boolean> seen = new IdentityHashMap<>();
+        int total = 0;
         for (Step s : steps) {
             if (!(s.sequence() instanceof TornadoSequence seq) || seq.backend() != this || seq.closed()) {
                 throw new IllegalArgumentException("sequence was not made by this tornado backend, or is closed");
@@ -272,39 +323,70 @@ public final class TornadoBackend implements Backend {
                     throw new IllegalArgumentException("token id " + id + " is outside the vocabulary [0, " + config.vocabSize() + ")");
                 }
             }
+            total += s.tokens().length;
         }
+
+        // Flatten the step: token j of the whole step, its (id, position, cache slot) and where its logits go.
         int vocab = config.vocabSize();
+        int[] ids = new int[total], positions = new int[total], cacheBases = new int[total];
+        float[][] target = new float[total][];
+        int[] targetRow = new int[total];
         List<float[]> out = new ArrayList<>(steps.size());
+        int j = 0;
         for (Step s : steps) {
             TornadoSequence seq = (TornadoSequence) s.sequence();
             int n = s.tokens().length;
             float[] result = new float[(s.allLogits() ? n : 1) * vocab];
-            for (int j = 0; j < n; j++) {
-                boolean wanted = s.allLogits() || j == n - 1;
-                token(s.tokens()[j], seq.length() + j, seq.slot() * slotContext, wanted);
-                if (wanted) {
-                    int row = s.allLogits() ? j : 0;
-                    for (int v = 0; v < vocab; v++) result[row * vocab + v] = logits.get(v);
+            out.add(result);
+            for (int i = 0; i < n; i++, j++) {
+                ids[j] = s.tokens()[i];
+                positions[j] = seq.length() + i;
+                cacheBases[j] = seq.slot() * slotContext;
+                if (s.allLogits() || i == n - 1) {
+                    target[j] = result;
+                    targetRow[j] = s.allLogits() ? i : 0;
                 }
             }
-            seq.advance(n);
-            out.add(result);
         }
+
+        // Launches of at most maxStepTokens tokens; a sequence split over two launches finds its earlier
+        // tokens' K/V already in its cache slot.
+        for (int first = 0; first < total; first += maxStepTokens) {
+            int n = Math.min(maxStepTokens, total - first);
+            step.set(Kernels.COUNT, n);
+            for (int t = 0; t < n; t++) {
+                step.set(Kernels.stepIndex(t, Kernels.STEP_TOKEN), ids[first + t]);
+                step.set(Kernels.stepIndex(t, Kernels.STEP_POSITION), positions[first + t]);
+                step.set(Kernels.stepIndex(t, Kernels.STEP_CACHE_BASE), cacheBases[first + t]);
+            }
+            for (SizedGrid g : tokenGrids) g.resize(n);
+            for (int g = 0; g < graphs - 1; g++) execute(g);
+
+            List<Integer> wanted = new ArrayList<>();
+            for (int t = 0; t < n; t++) if (target[first + t] != null) wanted.add(t);
+            for (int from = 0; from < wanted.size(); from += logitRows) {
+                int rows = Math.min(logitRows, wanted.size() - from);
+                logitRowList.set(Kernels.COUNT, rows);
+                for (int r = 0; r < rows; r++) logitRowList.set(1 + r, wanted.get(from + r));
+                for (SizedGrid g : logitGrids) g.resize(rows);
+                execute(graphs - 1);
+                for (int r = 0; r < rows; r++) {
+                    int token = first + wanted.get(from + r);
+                    float[] result = target[token];
+                    int at = targetRow[token] * vocab;
+                    for (int v = 0; v < vocab; v++) result[at + v] = logits.get(r * vocab + v);
+                }
+            }
+        }
+        for (Step s : steps) ((TornadoSequence) s.sequence()).advance(s.tokens().length);
         return out;
     }
 
-    /** Runs one token through the plan; the logits graph only when its logits are wanted. */
-    private void token(int id, int position, int cacheBase, boolean wantLogits) {
-        step.set(Kernels.STEP_TOKEN, id);
-        step.set(Kernels.STEP_POSITION, position);
-        step.set(Kernels.STEP_CACHE_BASE, cacheBase);
-        int last = wantLogits ? graphs : graphs - 1;
-        for (int g = 0; g < last; g++) {
-            try {
-                plan.withGraph(g).execute();
-            } catch (RuntimeException e) {
-                throw new IllegalStateException("TornadoVM failed in task graph " + g + " of " + graphs, e);
-            }
+    private void execute(int graph) {
+        try {
+            plan.withGraph(graph).execute();
+        } catch (RuntimeException e) {
+            throw new IllegalStateException("TornadoVM failed in task graph " + graph + " of " + graphs, e);
         }
     }
 

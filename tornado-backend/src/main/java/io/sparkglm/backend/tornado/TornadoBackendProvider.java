@@ -11,12 +11,17 @@ import uk.ac.manchester.tornado.api.runtime.TornadoRuntimeProvider;
  * with TornadoVM's flags ({@code java @<argfile>}, see bin/tornado-argfile) and the runtime finds a device.
  *
  * <p>The KV cache is reserved when the backend opens, for {@value #SLOTS_PROPERTY} sequences (default 4)
- * of up to {@value #CONTEXT_PROPERTY} tokens each (default: the model's context, at most 4096).
+ * of up to {@value #CONTEXT_PROPERTY} tokens each (default: the model's context, at most 4096). A step runs
+ * at most {@value #MAX_STEP_TOKENS_PROPERTY} tokens (default 256) per device launch (bigger steps are split;
+ * the activation buffers are sized for it), and the logits of at most {@value #LOGIT_ROWS_PROPERTY} tokens
+ * (default 16) per logits launch.
  */
 public final class TornadoBackendProvider implements BackendProvider {
 
     public static final String SLOTS_PROPERTY = "glm.tornado.slots";
     public static final String CONTEXT_PROPERTY = "glm.tornado.context";
+    public static final String MAX_STEP_TOKENS_PROPERTY = "glm.tornado.maxStepTokens";
+    public static final String LOGIT_ROWS_PROPERTY = "glm.tornado.logitRows";
 
     private static volatile String unavailable;   // null = not checked yet, "" = available
 
@@ -71,9 +76,12 @@ public final class TornadoBackendProvider implements BackendProvider {
         if (!reason.isEmpty()) throw new IllegalStateException("backend 'tornado' cannot run here: " + reason);
         int slots = Integer.getInteger(SLOTS_PROPERTY, 4);
         int context = Integer.getInteger(CONTEXT_PROPERTY, Math.min(checkpoint.config().contextLength(), 4096));
-        if (slots < 1 || context < 1) {
-            throw new IllegalArgumentException("-D" + SLOTS_PROPERTY + " and -D" + CONTEXT_PROPERTY + " must be positive, got "
-                    + slots + " and " + context);
+        int maxStepTokens = Integer.getInteger(MAX_STEP_TOKENS_PROPERTY, 256);
+        int logitRows = Integer.getInteger(LOGIT_ROWS_PROPERTY, 16);
+        if (slots < 1 || context < 1 || maxStepTokens < 1 || logitRows < 1) {
+            throw new IllegalArgumentException("-D" + SLOTS_PROPERTY + ", -D" + CONTEXT_PROPERTY + ", -D" + MAX_STEP_TOKENS_PROPERTY
+                    + " and -D" + LOGIT_ROWS_PROPERTY + " must be positive, got " + slots + ", " + context + ", "
+                    + maxStepTokens + " and " + logitRows);
         }
         if (!"f32".equals(options.kvCacheType())) {
             throw new IllegalArgumentException("the tornado backend keeps its KV cache in f32; kvCacheType "
@@ -83,7 +91,7 @@ public final class TornadoBackendProvider implements BackendProvider {
         ClassLoader previous = thread.getContextClassLoader();
         thread.setContextClassLoader(TornadoBackendProvider.class.getClassLoader());
         try {
-            return new TornadoBackend(checkpoint, slots, context, options.device());
+            return new TornadoBackend(checkpoint, slots, context, maxStepTokens, logitRows, options.device());
         } finally {
             thread.setContextClassLoader(previous);
         }
