@@ -2,7 +2,7 @@ package io.sparkglm.backend.tornado;
 
 import io.sparkglm.model.Checkpoint;
 import io.sparkglm.model.GgmlType;
-import io.sparkglm.model.ModelConfig;
+import io.sparkglm.model.ModelTensors;
 import io.sparkglm.model.ModelFormatException;
 import io.sparkglm.model.WeightTensor;
 import io.sparkglm.tensor.WeightMatrix;
@@ -50,44 +50,23 @@ record DeviceWeights(DeviceMatrix tokenEmbedding, Layer[] layers, FloatArray out
     }
 
     static DeviceWeights from(Checkpoint checkpoint) {
-        ModelConfig c = checkpoint.config();
-        Layer[] layers = new Layer[c.layers()];
-        for (int i = 0; i < c.layers(); i++) {
-            String p = "blk." + i + ".";
-            boolean fused = checkpoint.tensors().containsKey(p + "attn_qkv.weight");
-            DeviceMatrix qkv = fused
-                    ? matrix(checkpoint, p + "attn_qkv.weight")
-                    : stackRows(p + "attn_qkv", List.of(checkpoint.tensor(p + "attn_q.weight"),
-                            checkpoint.tensor(p + "attn_k.weight"), checkpoint.tensor(p + "attn_v.weight")));
-            FloatArray bias;
-            if (!c.qkvBias()) {
-                bias = new FloatArray(c.qkvDim());                 // zeros: one kernel for both cases
-            } else if (fused) {
-                bias = vector(checkpoint, p + "attn_qkv.bias");
-            } else {
-                bias = concat(vector(checkpoint, p + "attn_q.bias"), vector(checkpoint, p + "attn_k.bias"),
-                        vector(checkpoint, p + "attn_v.bias"));
-            }
-            layers[i] = new Layer(
-                    requireLength(p + "attn_norm.weight", vector(checkpoint, p + "attn_norm.weight"), c.hidden()),
-                    requireShape(p + "attn_qkv", qkv, c.qkvDim(), c.hidden()),
-                    requireLength(p + "attn_qkv.bias", bias, c.qkvDim()),
-                    requireShape(p + "attn_output.weight", matrix(checkpoint, p + "attn_output.weight"), c.hidden(), c.qDim()),
-                    requireLength(p + "ffn_norm.weight", vector(checkpoint, p + "ffn_norm.weight"), c.hidden()),
-                    requireShape(p + "ffn_up.weight", matrix(checkpoint, p + "ffn_up.weight"), 2 * c.ffnHidden(), c.hidden()),
-                    requireShape(p + "ffn_down.weight", matrix(checkpoint, p + "ffn_down.weight"), c.hidden(), c.ffnHidden()));
-        }
-        return new DeviceWeights(
-                requireShape("token_embd.weight", matrix(checkpoint, "token_embd.weight"), c.vocabSize(), c.hidden()),
-                layers,
-                requireLength("output_norm.weight", vector(checkpoint, "output_norm.weight"), c.hidden()),
-                requireShape("output.weight", matrix(checkpoint, "output.weight"), c.vocabSize(), c.hidden()));
+        ModelTensors t = ModelTensors.of(checkpoint);              // shapes validated against the config
+        int qkvDim = checkpoint.config().qkvDim();
+        Layer[] layers = t.layers().stream().map(l -> new Layer(
+                vector(l.attnNorm()),
+                l.qkv().size() == 1 ? matrix(l.qkv().getFirst()) : stackRows(l.qkv().getFirst().name(), l.qkv()),
+                l.qkvBias().isEmpty() ? new FloatArray(qkvDim)    // zeros: one kernel for both cases
+                                      : concat(l.qkvBias().stream().map(DeviceWeights::vector).toArray(FloatArray[]::new)),
+                matrix(l.attnOutput()),
+                vector(l.ffnNorm()),
+                matrix(l.ffnGateUp()),
+                matrix(l.ffnDown()))).toArray(Layer[]::new);
+        return new DeviceWeights(matrix(t.tokenEmbedding()), layers, vector(t.outputNorm()), matrix(t.output()));
     }
 
-    private static DeviceMatrix matrix(Checkpoint checkpoint, String name) {
-        WeightTensor t = checkpoint.tensor(name);
-        if (t.shape().length != 2) throw new ModelFormatException(name + " must be a matrix, got shape of rank " + t.shape().length);
-        return convert(name, t.type(), t.data(), t.rows(), t.cols());
+    private static DeviceMatrix matrix(WeightTensor t) {
+        if (t.shape().length != 2) throw new ModelFormatException(t.name() + " must be a matrix, got shape of rank " + t.shape().length);
+        return convert(t.name(), t.type(), t.data(), t.rows(), t.cols());
     }
 
     private static DeviceMatrix convert(String name, GgmlType type, MemorySegment data, int rows, int cols) {
@@ -157,8 +136,7 @@ record DeviceWeights(DeviceMatrix tokenEmbedding, Layer[] layers, FloatArray out
         return new DeviceMatrix(GgmlType.F32, out, t.rows(), t.cols());
     }
 
-    private static FloatArray vector(Checkpoint checkpoint, String name) {
-        WeightTensor t = checkpoint.tensor(name);
+    private static FloatArray vector(WeightTensor t) {
         WeightMatrix m = WeightMatrix.of(t.type(), t.data(), 1, Math.toIntExact(t.elementCount()));
         float[] values = new float[m.cols()];
         m.dequantizeRow(0, values, 0);
@@ -183,18 +161,5 @@ record DeviceWeights(DeviceMatrix tokenEmbedding, Layer[] layers, FloatArray out
             throw new ModelFormatException(name + " [" + rows + ", " + cols + "] as " + type
                     + " is too large for one TornadoVM array (more than 2^31 elements)");
         }
-    }
-
-    private static DeviceMatrix requireShape(String name, DeviceMatrix m, int rows, int cols) {
-        if (m.rows() != rows || m.cols() != cols) {
-            throw new ModelFormatException(name + " is [" + m.rows() + ", " + m.cols() + "], the config needs ["
-                    + rows + ", " + cols + "]");
-        }
-        return m;
-    }
-
-    private static FloatArray requireLength(String name, FloatArray v, int n) {
-        if (v.getSize() != n) throw new ModelFormatException(name + " has " + v.getSize() + " values, the config needs " + n);
-        return v;
     }
 }
