@@ -84,7 +84,8 @@ final class Sequence implements Scheduler.Work {
         }
         if (constraint != null) constraint.accept(token);
         append(token);
-        String piece = decoder.accept(token);
+        // Control tokens stay in the ids but not in the text (as GLM-4's own decode with skip_special_tokens).
+        String piece = tokenizer.isSpecial(token) ? "" : decoder.accept(token);
         text.append(piece);
         if (listener != null) listener.onToken(token, piece);
         if (constraint != null && constraint.complete()) {

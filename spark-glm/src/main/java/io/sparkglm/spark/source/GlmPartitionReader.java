@@ -2,6 +2,8 @@ package io.sparkglm.spark.source;
 
 import io.sparkglm.generate.FinishReason;
 import io.sparkglm.generate.GenerationResult;
+import io.sparkglm.spark.sql.Classifier;
+import io.sparkglm.spark.sql.Extractor;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
@@ -29,8 +31,16 @@ import org.apache.spark.unsafe.types.UTF8String;
  */
 final class GlmPartitionReader implements PartitionReader<InternalRow> {
 
-    /** A row on its way: its read values and its result in the making (null future: nothing to run). */
-    private record Pending(Object[] values, String text, CompletableFuture<GenerationResult> result, Integer tokens) {}
+    /**
+     * A row on its way: its read values and its result in the making: a generation (null: nothing to run), a
+     * classification, or a token count.
+     */
+    private record Pending(Object[] values, String text, CompletableFuture<GenerationResult> result,
+                           CompletableFuture<Classifier.Outcome> classified, Integer tokens) {
+        Pending(Object[] values, String text, CompletableFuture<GenerationResult> result) {
+            this(values, text, result, null, null);
+        }
+    }
 
     private final ReadPlan plan;
     private final GlmInputPartition partition;
@@ -114,16 +124,19 @@ final class GlmPartitionReader implements PartitionReader<InternalRow> {
     }
 
     private Pending start(Object[] values) {
-        if (plan.textIndex() < 0 || values[plan.textIndex()] == null) return new Pending(values, null, null, null);
+        if (plan.textIndex() < 0 || values[plan.textIndex()] == null) return new Pending(values, null, null);
         String text = values[plan.textIndex()].toString();
         GlmSourceOptions o = plan.options();
         return switch (o.task()) {
-            case COUNT_TOKENS -> new Pending(values, text, null, plan.runner().countTokens(text));
+            case COUNT_TOKENS -> new Pending(values, text, null, null, plan.runner().countTokens(text));
             // as glm_summarize: a blank document gets an empty summary without the engine
             case SUMMARIZE -> new Pending(values, text, text.isBlank() ? null
-                    : plan.runner().submit(o.prompt(text), o.maxTokens(), o.sampling(), o.call().stop()), null);
+                    : plan.runner().submit(o.prompt(text), o.maxTokens(), o.sampling(), o.call().stop()));
             case GENERATE -> new Pending(values, text, plan.runner().submit(o.prompt(text), o.maxTokens(), o.sampling(),
-                    o.call().stop()), null);
+                    o.call().stop()));
+            // as glm_extract: a blank document extracts to all-NULL fields without the engine
+            case EXTRACT -> new Pending(values, text, text.isBlank() ? null : o.extractor().submit(plan.runner(), text));
+            case CLASSIFY -> new Pending(values, text, null, Classifier.classify(plan.runner(), text, o.labels()), null);
         };
     }
 
@@ -137,13 +150,28 @@ final class GlmPartitionReader implements PartitionReader<InternalRow> {
 
     /** The task's columns for one row: NULL for a NULL text, else the result (the on-error policy applied). */
     private Object[] taskValues(Pending p) {
-        if (plan.options().task() == GlmTask.COUNT_TOKENS) return new Object[] {p.tokens};
+        GlmTask task = plan.options().task();
+        if (task == GlmTask.COUNT_TOKENS) return new Object[] {p.tokens};
+        if (task == GlmTask.CLASSIFY) {
+            if (p.text == null) return new Object[Classifier.RESULT.size()];
+            Classifier.Outcome outcome = p.classified.join();
+            finish(outcome.counted());
+            return outcome.resultValues();
+        }
         Object[] v = new Object[6];
         if (p.text == null) return v;
-        GenerationResult r = p.result == null
-                ? new GenerationResult("", new int[0], FinishReason.STOP, 0, 0, 0, 0, false, null)
-                : finish(p.result.join());
-        v[0] = r.ok() ? UTF8String.fromString(r.text()) : null;
+        GenerationResult r;
+        if (p.result == null) {  // a blank document: answered without the engine, not counted
+            r = new GenerationResult("", new int[0], FinishReason.STOP, 0, 0, 0, 0, false, null);
+            v[0] = task == GlmTask.EXTRACT ? plan.options().extractor().empty() : UTF8String.fromString("");
+        } else if (task == GlmTask.EXTRACT) {
+            Extractor.Extracted extracted = plan.options().extractor().read(p.result.join());
+            r = finish(extracted.result());
+            v[0] = extracted.row();
+        } else {
+            r = finish(p.result.join());
+            v[0] = r.ok() ? UTF8String.fromString(r.text()) : null;
+        }
         v[1] = UTF8String.fromString(r.finishReason().sqlName());
         v[2] = r.promptTokens();
         v[3] = r.completionTokens();

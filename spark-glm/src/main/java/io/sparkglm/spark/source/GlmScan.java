@@ -40,7 +40,7 @@ final class GlmScan implements Scan {
         this.readSchema = readSchema;
         this.filters = filters;
         this.limit = limit;
-        Set<String> taskColumns = Set.of(table.options().task().outputColumns().fieldNames());
+        Set<String> taskColumns = Set.of(table.options().outputColumns().fieldNames());
         Set<String> needed = new LinkedHashSet<>();
         boolean task = false;
         for (StructField f : readSchema.fields()) {
@@ -117,7 +117,7 @@ final class GlmScan implements Scan {
             readTypes = readTypes.add(table.input().sparkSchema().apply(name));
         }
         MessageType requested = new MessageType(fileSchema.getName(), fields);
-        String[] taskColumns = o.task().outputColumns().fieldNames();
+        String[] taskColumns = o.outputColumns().fieldNames();
         int[] output = new int[readSchema.size()];
         for (int i = 0; i < output.length; i++) {
             String name = readSchema.fields()[i].name();

@@ -30,10 +30,10 @@ public final class GlmTable implements SupportsRead {
         this.textColumn = textColumn;
         this.idColumn = idColumn;
         StructType s = input.sparkSchema();
-        for (StructField f : options.task().outputColumns().fields()) {
+        for (StructField f : options.outputColumns().fields()) {
             if (Arrays.asList(s.fieldNames()).contains(f.name())) {
                 throw new GlmSourceException("Input column '" + f.name() + "' has the name of a column task "
-                        + options.task().optionName() + " adds (" + String.join(", ", options.task().outputColumns().fieldNames())
+                        + options.task().optionName() + " adds (" + String.join(", ", options.outputColumns().fieldNames())
                         + "); rename it, e.g. with a view, before reading with format(\"glm\")");
             }
             s = s.add(f);

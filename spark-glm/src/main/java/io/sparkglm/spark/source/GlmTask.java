@@ -1,5 +1,6 @@
 package io.sparkglm.spark.source;
 
+import io.sparkglm.spark.sql.Classifier;
 import java.util.Locale;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
@@ -11,7 +12,11 @@ public enum GlmTask {
     /** The model's answer to the prompt column (the prompts of glm_generate). */
     GENERATE("text"),
     /** Tokens of the text column with the model's tokenizer; no inference. */
-    COUNT_TOKENS("tokens");
+    COUNT_TOKENS("tokens"),
+    /** The fields of option schema read from the text column, as glm_extract's struct. */
+    EXTRACT("extracted"),
+    /** The most likely of option labels, with probabilities (glm_classify_result). */
+    CLASSIFY("label");
 
     /** The column that holds the task's answer. */
     public final String answerColumn;
@@ -20,16 +25,22 @@ public enum GlmTask {
         this.answerColumn = answerColumn;
     }
 
-    /** The columns the task adds after the input columns (the fields of glm_summarize_result / glm_generate_result). */
-    public StructType outputColumns() {
-        if (this == COUNT_TOKENS) return new StructType().add(answerColumn, DataTypes.IntegerType, true);
-        return new StructType()
-                .add(answerColumn, DataTypes.StringType, true)
-                .add("finish_reason", DataTypes.StringType, true)
-                .add("prompt_tokens", DataTypes.IntegerType, true)
-                .add("completion_tokens", DataTypes.IntegerType, true)
-                .add("truncated", DataTypes.BooleanType, true)
-                .add("error", DataTypes.StringType, true);
+    /**
+     * The columns the task adds after the input columns: the fields of glm_summarize_result / glm_generate_result
+     * (for extract the answer is the struct of {@code extractSchema}), of glm_classify_result for classify.
+     */
+    public StructType outputColumns(StructType extractSchema) {
+        return switch (this) {
+            case COUNT_TOKENS -> new StructType().add(answerColumn, DataTypes.IntegerType, true);
+            case CLASSIFY -> Classifier.RESULT;
+            case SUMMARIZE, GENERATE, EXTRACT -> new StructType()
+                    .add(answerColumn, this == EXTRACT ? extractSchema : DataTypes.StringType, true)
+                    .add("finish_reason", DataTypes.StringType, true)
+                    .add("prompt_tokens", DataTypes.IntegerType, true)
+                    .add("completion_tokens", DataTypes.IntegerType, true)
+                    .add("truncated", DataTypes.BooleanType, true)
+                    .add("error", DataTypes.StringType, true);
+        };
     }
 
     public String optionName() {
@@ -40,6 +51,7 @@ public enum GlmTask {
         for (GlmTask t : values()) {
             if (t.optionName().equalsIgnoreCase(value.trim())) return t;
         }
-        throw new GlmSourceException("Bad value for option task: '" + value + "'; allowed: summarize, generate, count_tokens");
+        throw new GlmSourceException("Bad value for option task: '" + value + "'; allowed: summarize, generate, count_tokens, "
+                + "extract, classify");
     }
 }

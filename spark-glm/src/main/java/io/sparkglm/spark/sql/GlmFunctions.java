@@ -129,7 +129,7 @@ public final class GlmFunctions {
     private static Expression extract(List<Expression> args) {
         arity("glm_extract", args, 2, 2, "doc, schema");
         GlmRunner runner = runner(true);
-        return apply(new ExtractFunction("glm_extract", runner, extractSchema(args.get(1)), args.get(1).dataType()), args);
+        return apply(new ExtractFunction("glm_extract", runner, new Extractor(extractSchema(args.get(1))), args.get(1).dataType()), args);
     }
 
     /** The struct glm_extract returns, from its literal schema argument (analysis time). */

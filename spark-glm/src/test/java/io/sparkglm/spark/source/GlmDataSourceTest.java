@@ -296,6 +296,39 @@ class GlmDataSourceTest {
     }
 
     @Test
+    void extractAndClassifyOptionsAreCheckedAtAnalysis() {
+        // the schema option takes glm_extract's two forms; the output type is glm_extract's struct
+        StructType ddl = read("task", "extract", "schema", "party STRING, terms STRUCT<months: INT, ends DATE>, items ARRAY<STRING>")
+                .schema();
+        assertEquals(io.sparkglm.spark.sql.ExtractTypes.fromDdl("party STRING, terms STRUCT<months: INT, ends DATE>, items ARRAY<STRING>"),
+                ddl.apply("extracted").dataType());
+        assertEquals(List.of("id", "lang", "body", "extra", "extracted", "finish_reason", "prompt_tokens", "completion_tokens",
+                "truncated", "error"), List.of(ddl.fieldNames()));
+        StructType names = io.sparkglm.spark.sql.ExtractTypes.fromNames(List.of("party", "city"));
+        assertEquals(names, read("task", "extract", "schema", "party, city").schema().apply("extracted").dataType());
+        assertEquals(names, read("task", "extract", "schema", "[\"party\", \"city\"]").schema().apply("extracted").dataType());
+        StructType classify = read("task", "classify", "labels", "[\"yes, really\", \"no\"]").schema();
+        assertEquals(List.of("label", "probabilities", "error"), List.of(classify.fieldNames()).subList(4, 7));
+        assertEquals("map<string,double>", classify.apply("probabilities").dataType().simpleString());
+
+        assertAnalysisError("task extract needs option schema", "task", "extract");
+        assertAnalysisError("Bad value for option schema: invalid DDL schema 'party STRNG'", "task", "extract", "schema", "party STRNG");
+        assertAnalysisError("MAP<STRING, INT> (field m) is not supported", "task", "extract", "schema", "m MAP<STRING, INT>");
+        assertAnalysisError("duplicate field name", "task", "extract", "schema", "a, a");
+        assertAnalysisError("Option schema applies to task extract only (task is summarize)", "schema", "a STRING");
+        assertAnalysisError("task classify needs option labels", "task", "classify");
+        assertAnalysisError("Bad value for option labels: labels must be distinct", "task", "classify", "labels", "a, b, a");
+        assertAnalysisError("Bad value for option labels: labels must be non-empty", "task", "classify", "labels", "a,,b");
+        assertAnalysisError("Option labels applies to task classify only", "task", "extract", "schema", "a", "labels", "x");
+        assertNull(engine.get(), "analysis alone never loads an engine");
+    }
+
+    private void assertAnalysisError(String expected, String... options) {
+        String message = assertThrows(Exception.class, () -> read(options).schema()).getMessage();
+        assertTrue(message.contains(expected), message);
+    }
+
+    @Test
     void aCorruptDataPageFailsTheTaskNamingTheFile() throws IOException {
         Path file = Path.of(ParquetInput.read(List.of(docs), new Configuration()).files().getFirst().replace("file:", ""));
         byte[] bytes = Files.readAllBytes(file);

@@ -117,8 +117,8 @@ class ExtractClassifySqlTest {
         try (Engine engine = Engine.load(EngineOptions.defaults(SharedFiles.tinyF32().toAbsolutePath().normalize()).withThreads(1).withMaxContext(512))) {
             for (Row row : rows) {
                 String doc = row.getString(0);
-                List<ChatMessage> prompt = List.of(ChatMessage.system(ClassifyFunction.SYSTEM),
-                        ChatMessage.user(ClassifyFunction.instruction(labels) + "\n\n" + doc));
+                List<ChatMessage> prompt = List.of(ChatMessage.system(Classifier.SYSTEM),
+                        ChatMessage.user(Classifier.instruction(labels) + "\n\n" + doc));
                 LabelScorer.Classification expected = LabelScorer.classify(engine, prompt, labels).get();
                 assertEquals(expected.label(), row.getString(1));
                 Row r = row.getStruct(2);
