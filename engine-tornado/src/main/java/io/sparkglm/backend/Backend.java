@@ -18,6 +18,14 @@ public interface Backend extends AutoCloseable {
 
     ModelConfig config();
 
+    /**
+     * Most tokens one sequence can hold on this backend (a device backend reserves fixed KV slots); the
+     * engine caps its context by it, so longer requests get the context error (or truncation) up front.
+     */
+    default int maxSequenceTokens() {
+        return Integer.MAX_VALUE;
+    }
+
     /** An empty KV cache for one sequence that can hold {@code capacity} tokens; fails clearly when memory is short. */
     SequenceCache newSequence(int capacity);
 

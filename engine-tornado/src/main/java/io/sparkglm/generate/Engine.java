@@ -33,8 +33,8 @@ public final class Engine implements AutoCloseable {
         this.tokenizer = tokenizer;
         this.backend = backend;
         ModelConfig config = checkpoint.config();
-        this.contextLength = options.maxContext() > 0 ? Math.min(options.maxContext(), config.contextLength())
-                                                      : config.contextLength();
+        int cap = options.maxContext() > 0 ? Math.min(options.maxContext(), config.contextLength()) : config.contextLength();
+        this.contextLength = Math.min(cap, backend.maxSequenceTokens());
         this.scheduler = new Scheduler(backend, tokenizer, options.maxBatch(), options.prefillChunk());
     }
 
@@ -44,7 +44,8 @@ public final class Engine implements AutoCloseable {
         try {
             GlmTokenizer tokenizer = GlmTokenizer.load(options.model());
             backend = Backends.open(options.backend(), checkpoint,
-                    new BackendOptions(options.threads(), options.kvCacheType(), options.device()));
+                    new BackendOptions(options.threads(), options.kvCacheType(), options.device(),
+                            options.maxBatch(), options.maxContext()));
             return new Engine(options, checkpoint, tokenizer, backend);
         } catch (RuntimeException | Error e) {
             if (backend != null) backend.close();

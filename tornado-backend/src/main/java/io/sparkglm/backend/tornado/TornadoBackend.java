@@ -289,6 +289,11 @@ public final class TornadoBackend implements Backend {
     public String deviceName() { return deviceName; }
 
     @Override
+    public int maxSequenceTokens() {
+        return slotContext;
+    }
+
+    @Override
     public synchronized SequenceCache newSequence(int capacity) {
         if (capacity <= 0) throw new IllegalArgumentException("capacity must be positive: " + capacity);
         if (capacity > slotContext) {

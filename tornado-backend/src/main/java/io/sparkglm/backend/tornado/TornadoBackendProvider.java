@@ -10,8 +10,10 @@ import uk.ac.manchester.tornado.api.runtime.TornadoRuntimeProvider;
  * "tornado": the forward pass on a TornadoVM device (OpenCL or PTX). Available when the JVM was started
  * with TornadoVM's flags ({@code java @<argfile>}, see bin/tornado-argfile) and the runtime finds a device.
  *
- * <p>The KV cache is reserved when the backend opens, for {@value #SLOTS_PROPERTY} sequences (default 4)
- * of up to {@value #CONTEXT_PROPERTY} tokens each (default: the model's context, at most 4096). A step runs
+ * <p>The KV cache is reserved when the backend opens: one slot per sequence the engine keeps live
+ * ({@code maxBatch}; {@value #SLOTS_PROPERTY} overrides, default 4 without an engine), each of the engine's
+ * context cap in tokens ({@code maxContext}; {@value #CONTEXT_PROPERTY} overrides; default the model's
+ * context, at most 4096). The engine caps its context at the slot size. A step runs
  * at most {@value #MAX_STEP_TOKENS_PROPERTY} tokens (default 256) per device launch (bigger steps are split;
  * the activation buffers are sized for it), and the logits of at most {@value #LOGIT_ROWS_PROPERTY} tokens
  * (default 16) per logits launch.
@@ -74,8 +76,11 @@ public final class TornadoBackendProvider implements BackendProvider {
     public Backend open(Checkpoint checkpoint, BackendOptions options) {
         String reason = unavailableReason();
         if (!reason.isEmpty()) throw new IllegalStateException("backend 'tornado' cannot run here: " + reason);
-        int slots = Integer.getInteger(SLOTS_PROPERTY, 4);
-        int context = Integer.getInteger(CONTEXT_PROPERTY, Math.min(checkpoint.config().contextLength(), 4096));
+        // One KV slot per live sequence, so the engine's batch never finds the device full.
+        int slots = Integer.getInteger(SLOTS_PROPERTY, options.maxSequences() > 0 ? options.maxSequences() : 4);
+        int modelContext = checkpoint.config().contextLength();
+        int context = Integer.getInteger(CONTEXT_PROPERTY,
+                options.maxContext() > 0 ? Math.min(options.maxContext(), modelContext) : Math.min(modelContext, 4096));
         int maxStepTokens = Integer.getInteger(MAX_STEP_TOKENS_PROPERTY, 256);
         int logitRows = Integer.getInteger(LOGIT_ROWS_PROPERTY, 16);
         if (slots < 1 || context < 1 || maxStepTokens < 1 || logitRows < 1) {
