@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.*;
 import io.sparkglm.constrain.JsonAutomaton.Frame;
 import io.sparkglm.generate.TokenConstraint;
 import io.sparkglm.testing.SharedFiles;
+import io.sparkglm.testing.TestTokenizers;
 import io.sparkglm.tokenizer.GlmTokenizer;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -77,7 +78,7 @@ class TokenMaskTest {
 
     @Test
     void realVocabularyMasksEqualBruteForce() {
-        GlmTokenizer tok = GlmTokenizer.load(SharedFiles.realTokenizer());
+        GlmTokenizer tok = TestTokenizers.real();
         Random r = new Random(9);
         JsonType type = JsonTypes.fromDdl("name STRING, age INT, born DATE, tags ARRAY<STRING>, "
                 + "address STRUCT<city: STRING, zip: STRING>, score DOUBLE, ok BOOLEAN");

@@ -5,8 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.sparkglm.model.GgufFile;
-import io.sparkglm.testing.SharedFiles;
+import io.sparkglm.testing.TestTokenizers;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -26,10 +25,8 @@ class GlmTokenizerPropertiesTest {
 
     @BeforeAll
     static void load() {
-        real = GlmTokenizer.fromTiktoken(SharedFiles.realTokenizer());
-        try (GgufFile gguf = GgufFile.open(SharedFiles.tinyF32())) {
-            tiny = GlmTokenizer.fromGguf(gguf);
-        }
+        real = TestTokenizers.real();
+        tiny = TestTokenizers.tiny();
     }
 
     @Test

@@ -6,8 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.sparkglm.model.GgufFile;
 import io.sparkglm.testing.SharedFiles;
+import io.sparkglm.testing.TestTokenizers;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -26,10 +26,8 @@ class GlmTokenizerVectorsTest {
 
     @BeforeAll
     static void load() {
-        real = GlmTokenizer.fromTiktoken(SharedFiles.realTokenizer());
-        try (GgufFile gguf = GgufFile.open(SharedFiles.tinyF32())) {
-            tiny = GlmTokenizer.fromGguf(gguf);
-        }
+        real = TestTokenizers.real();
+        tiny = TestTokenizers.tiny();
     }
 
     static int[] ids(String spaceSeparated) {
