@@ -86,11 +86,12 @@ final class Sequence implements Scheduler.Work {
         append(token);
         // Control tokens stay in the ids but not in the text (as GLM-4's own decode with skip_special_tokens).
         String piece = tokenizer.isSpecial(token) ? "" : decoder.accept(token);
+        int before = text.length();
         text.append(piece);
         if (listener != null) listener.onToken(token, piece);
         if (constraint != null && constraint.complete()) {
             finish(FinishReason.STOP, true);
-        } else if (constraint == null && endsAtStopString()) {
+        } else if (constraint == null && cutAtStopString(before)) {
             finish(FinishReason.STOP, false);        // bytes held back by the decoder lie past the stop
         } else if (generatedCount >= request.maxTokens() || prompt.length + generatedCount >= capacity) {
             finish(FinishReason.LENGTH, true);
@@ -115,10 +116,13 @@ final class Sequence implements Scheduler.Work {
         sampler.accept(token);
     }
 
-    /** Cuts the text at the first stop string found in its recent tail. */
-    private boolean endsAtStopString() {
+    /**
+     * Cuts the text at the first stop string that the newest piece completed: one that ends after
+     * {@code pieceStart} (earlier text was checked when it arrived). A piece can be hundreds of characters.
+     */
+    private boolean cutAtStopString(int pieceStart) {
         if (longestStop == 0) return false;
-        int from = Math.max(0, text.length() - longestStop - 64);
+        int from = Math.max(0, pieceStart - longestStop + 1);
         int cut = -1;
         for (String stop : request.stopStrings()) {
             if (stop.isEmpty()) continue;
