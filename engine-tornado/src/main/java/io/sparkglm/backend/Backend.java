@@ -39,14 +39,31 @@ public interface Backend extends AutoCloseable {
     @Override
     void close();
 
-    /** One sequence's share of a forward step. */
-    record Step(SequenceCache sequence, int[] tokens, boolean allLogits) {
+    /**
+     * One sequence's share of a forward step.
+     *
+     * @param prompt whether the tokens are given (a prompt chunk, a continuation to score) rather than the
+     *     one token a generating sequence just sampled. A backend may compute the two kinds with different
+     *     kernels (the CPU backend multiplies prompt chunks as a GEMM), so the kind is part of the request,
+     *     never inferred from the step's size: a token's logits must not depend on its batch-mates.
+     */
+    record Step(SequenceCache sequence, int[] tokens, boolean allLogits, boolean prompt) {
         public Step {
             if (tokens.length == 0) throw new IllegalArgumentException("a step needs at least one token");
             if (sequence.length() + tokens.length > sequence.capacity()) {
                 throw new IllegalArgumentException("sequence holds " + sequence.length() + " of "
                         + sequence.capacity() + " tokens; " + tokens.length + " more do not fit");
             }
+        }
+
+        /** Given tokens: a prompt chunk, or a continuation to score. */
+        public Step(SequenceCache sequence, int[] tokens, boolean allLogits) {
+            this(sequence, tokens, allLogits, true);
+        }
+
+        /** The token a generating sequence sampled last. */
+        public static Step decode(SequenceCache sequence, int token) {
+            return new Step(sequence, new int[] {token}, false, false);
         }
     }
 }

@@ -81,7 +81,7 @@ final class BenchCommand implements Callable<Integer> {
             for (int s = 0; s < sequences; s++) caches.add(backend.newSequence(n));
             for (int i = 0; i < n; i++) {
                 List<Step> steps = new ArrayList<>(sequences);
-                for (SequenceCache c : caches) steps.add(new Step(c, new int[] {random.nextInt(vocab)}, false));
+                for (SequenceCache c : caches) steps.add(Step.decode(c, random.nextInt(vocab)));
                 backend.forward(steps);
             }
         } finally {

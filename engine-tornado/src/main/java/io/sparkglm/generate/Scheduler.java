@@ -157,7 +157,7 @@ final class Scheduler implements AutoCloseable {
         int budget = stepTokenBudget;
         for (Sequence s : live) {          // decoders first: one token each, always
             if (s.decoding()) {
-                steps.add(new Step(s.cache(), s.nextTokens(1), false));
+                steps.add(Step.decode(s.cache(), s.nextTokens(1)[0]));
                 members.add(s);
                 budget--;
             }

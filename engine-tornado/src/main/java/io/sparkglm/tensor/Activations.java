@@ -30,6 +30,15 @@ public final class Activations {
     final float[] values;
     final float[] scales;
     final float[] bsums;
+    /** Q8_0: the quantized values again as int16 (the one-token kernel multiplies in int16). */
+    final short[] quants;
+    /**
+     * Q8_0: the quantized values de-interleaved per chunk of {@code 2L} columns (L = float lanes): the even
+     * columns, then the odd ones, so float lane i pairs columns 2i and 2i+1 as the int16 kernel does.
+     */
+    final float[] pairs;
+    /** {@link #values} times their block scales, made on first use after each load (the panel kernel's input). */
+    private float[] dense;
 
     private Activations(ActivationFormat format, int capacity, int cols) {
         this.format = Objects.requireNonNull(format, "format");
@@ -49,6 +58,8 @@ public final class Activations {
         this.scales = format == ActivationFormat.Q8_0 || format == ActivationFormat.Q8_K
                 ? new float[(int) (size / format.blockSize())] : new float[0];
         this.bsums = format == ActivationFormat.Q8_K ? new float[(int) (size / 16)] : new float[0];
+        this.quants = format == ActivationFormat.Q8_0 ? new short[(int) padded] : new short[0];
+        this.pairs = format == ActivationFormat.Q8_0 ? new float[(int) padded] : new float[0];
     }
 
     /** Room for up to {@code maxTokens} tokens; fill it with {@link #load} (reuse it every step to avoid garbage). */
@@ -73,7 +84,29 @@ public final class Activations {
         }
         tokens = n;
         for (int t = 0; t < n; t++) loadToken(x, xOffset + t * cols, t);
+        if (dense != null && dense != values) dense = null;
         return this;
+    }
+
+    /**
+     * The values the kernels multiply with, laid out like {@link #values}: {@code values} itself for float
+     * formats, {@code q * d} per element for quantized ones (made once per load; safe to call from many threads).
+     */
+    synchronized float[] dense() {
+        if (format == ActivationFormat.F32 || format == ActivationFormat.F16 || format == ActivationFormat.BF16) return values;
+        if (dense == null) {
+            float[] d = new float[values.length];
+            int block = format.blockSize(), blocks = cols / block;
+            for (int t = 0; t < tokens; t++) {
+                for (int b = 0; b < blocks; b++) {
+                    float scale = scales[t * blocks + b];
+                    int from = t * stride + b * block;
+                    for (int i = from; i < from + block; i++) d[i] = values[i] * scale;
+                }
+            }
+            dense = d;
+        }
+        return dense;
     }
 
     /** Token {@code t} from {@code x[from .. from + cols)}. */
@@ -125,6 +158,12 @@ public final class Activations {
         float id = amax != 0f ? 127f / amax : 0f;
         scales[block] = roundToFp16(d);
         for (int i = 0; i < 32; i++) values[base + i] = (float) Math.rint(x[from + i] * id) + 0f; // + 0f: an integer has no -0
+        int lanes = Simd.L;
+        for (int i = 0; i < 32; i++) {
+            quants[base + i] = (short) values[base + i];
+            int chunk = i / (2 * lanes) * (2 * lanes), within = i % (2 * lanes);
+            pairs[base + chunk + (within % 2) * lanes + within / 2] = values[base + i];
+        }
     }
 
     /** ggml's quantize_row_q8_K_ref: scale from the signed value of largest magnitude, d = 1/iscale, bsums per 16. */

@@ -117,6 +117,8 @@ final class BF16Matrix extends WeightMatrix {
     @Override
     void dequantizeRowChecked(int row, float[] dst, int dstOffset) {
         long base = row * rowBytes;
-        for (int c = 0; c < cols(); c++) dst[dstOffset + c] = weight(base + 2L * c);
+        int c = 0;
+        for (; c + Simd.L <= cols(); c += Simd.L) Simd.bf16sToFloats(data, base + 2L * c).intoArray(dst, dstOffset + c);
+        for (; c < cols(); c++) dst[dstOffset + c] = weight(base + 2L * c);
     }
 }

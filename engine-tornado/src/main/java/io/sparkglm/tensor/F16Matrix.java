@@ -137,6 +137,9 @@ final class F16Matrix extends WeightMatrix {
     @Override
     void dequantizeRowChecked(int row, float[] dst, int dstOffset) {
         long base = row * rowBytes;
-        for (int c = 0; c < cols(); c++) dst[dstOffset + c] = weight(base + 2L * c);
+        boolean finite = finiteRow(row, base);
+        int c = 0;
+        for (; c + L <= cols(); c += L) weights(base + 2L * c, finite).intoArray(dst, dstOffset + c);
+        for (; c < cols(); c++) dst[dstOffset + c] = weight(base + 2L * c);
     }
 }

@@ -92,6 +92,16 @@ public abstract sealed class WeightMatrix permits F32Matrix, F16Matrix, BF16Matr
         if (rowFrom < rowTo) matmulChecked(x, out, outOffset, outStride, rowFrom, rowTo);
     }
 
+    /**
+     * The same product by the prompt kernel ({@link PanelGemm}): weights unpacked to float panels, three times
+     * the decode kernel's speed from a few tokens on, rounded differently (a plain float FMA chain per output
+     * instead of per-block integer sums). Each token's result is independent of the others in the call.
+     */
+    public final void matmulPanels(Activations x, float[] out, int outOffset, int outStride, int rowFrom, int rowTo) {
+        checkMatmul(x, out, outOffset, outStride, rowFrom, rowTo);
+        if (rowFrom < rowTo) PanelGemm.multiply(this, x, out, outOffset, outStride, rowFrom, rowTo);
+    }
+
     /** Row {@code row} as floats into {@code dst[dstOffset .. dstOffset + cols)} (embedding lookup, tests). */
     public final void dequantizeRow(int row, float[] dst, int dstOffset) {
         Objects.checkIndex(row, rows);

@@ -10,16 +10,20 @@ import java.util.Random;
 /**
  * Single-thread throughput of each weight format's matmul (not a test: run it by hand).
  * <pre>java --add-modules jdk.incubator.vector -cp target/classes:target/test-classes \
- *     io.sparkglm.tensor.KernelBench [formats=Q8_0,F16] [seconds=1]</pre>
+ *     io.sparkglm.tensor.KernelBench [formats=Q8_0,F16] [seconds=1] [tokens=1,64] [kernel=decode|panels]</pre>
  * Times are this thread's CPU time (robust to other load on a shared machine). Prints GB/s of weights read and GFLOP/s (2 flops per weight per token) for a 4096x4096 and a
- * 13696x4096 matrix, at 1 token (decode) and 64 tokens (prefill).
+ * 13696x4096 matrix, at 1 token (decode) and 64 tokens (prefill), by the decode kernel ({@code matmul}) or the
+ * prompt kernel ({@code matmulPanels}).
  */
 public final class KernelBench {
 
     public static void main(String[] args) {
         String formats = "F32,F16,BF16,Q8_0,Q4_0,Q4_K,Q5_K,Q6_K";
         double seconds = 1;
+        int[] tokens = {1, 64};
         for (String a : args) {
+            if (a.startsWith("tokens=")) tokens = java.util.Arrays.stream(a.substring(7).split(",")).mapToInt(Integer::parseInt).toArray();
+            if (a.startsWith("kernel=")) panels = a.substring(7).equals("panels");
             if (a.startsWith("formats=")) formats = a.substring(8);
             if (a.startsWith("seconds=")) seconds = Double.parseDouble(a.substring(8));
         }
@@ -30,10 +34,17 @@ public final class KernelBench {
                 GgmlType type = GgmlType.valueOf(f);
                 for (int rows : new int[] {4096, 13696}) {
                     WeightMatrix w = WeightMatrix.of(type, randomWeights(arena, type, rows, 4096), rows, 4096);
-                    for (int n : new int[] {1, 64}) run(w, n, seconds);
+                    for (int n : tokens) run(w, n, seconds);
                 }
             }
         }
+    }
+
+    private static boolean panels;
+
+    private static void multiply(WeightMatrix w, Activations x, float[] out) {
+        if (panels) w.matmulPanels(x, out, 0, w.rows(), 0, w.rows());
+        else w.matmul(x, out, w.rows(), 0, w.rows());
     }
 
     private static void run(WeightMatrix w, int n, double seconds) {
@@ -43,13 +54,13 @@ public final class KernelBench {
         Activations x = Activations.prepare(w.activationFormat(), raw, 0, n, w.cols());
         float[] out = new float[n * w.rows()];
         long deadline = System.nanoTime() + (long) (seconds * 0.3e9); // warm-up
-        while (System.nanoTime() < deadline) w.matmul(x, out, w.rows(), 0, w.rows());
+        while (System.nanoTime() < deadline) multiply(w, x, out);
         // CPU time of this thread, not wall time: the machine is shared, and descheduled time is not ours
         var mx = java.lang.management.ManagementFactory.getThreadMXBean();
         long start = System.nanoTime(), cpuStart = mx.getCurrentThreadCpuTime();
         int calls = 0;
         do {
-            w.matmul(x, out, w.rows(), 0, w.rows());
+            multiply(w, x, out);
             calls++;
         } while (System.nanoTime() - start < seconds * 1e9);
         double perCall = (mx.getCurrentThreadCpuTime() - cpuStart) / 1e9 / calls;

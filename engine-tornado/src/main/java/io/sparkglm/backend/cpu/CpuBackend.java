@@ -23,7 +23,8 @@ import java.util.Map;
  *               h += Wo attention(q, cache);  x = rmsnorm(h) * w_ffn;  h += Wdown (silu(gate) * up)
  *   logits = Wout (rmsnorm(h) * w_out)          (only for tokens whose logits are wanted)
  * </pre>
- * Every token's arithmetic is the same whatever else shares its step, so batching never changes results.
+ * Every token's arithmetic is the same whatever else shares its step, so batching never changes results:
+ * the kernel of a token depends only on its kind (prompt or generated, {@link Step#prompt()}).
  */
 public final class CpuBackend implements Backend {
 
@@ -34,6 +35,7 @@ public final class CpuBackend implements Backend {
     private final double[] inverseFrequencies;   // theta_i = base^(-2i / ropeDims)
 
     public CpuBackend(Checkpoint checkpoint, BackendOptions options) {
+        requireWideVectors();
         this.config = checkpoint.config();
         this.weights = CpuWeights.from(checkpoint);
         this.pool = new WorkerPool(options.resolvedThreads());
@@ -41,6 +43,19 @@ public final class CpuBackend implements Backend {
         this.inverseFrequencies = new double[config.ropeDims() / 2];
         for (int i = 0; i < inverseFrequencies.length; i++) {
             inverseFrequencies[i] = Math.pow(config.ropeBase(), -2.0 * i / config.ropeDims());
+        }
+    }
+
+    /**
+     * The kernels cut 32-value quant blocks into vectors of at least eight floats. Narrower vectors (SSE-only x86,
+     * ARM NEON) would fail deep inside a kernel's class initialization; say what is missing instead.
+     */
+    static void requireWideVectors() {
+        int bits = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.vectorBitSize();
+        if (bits < 256) {
+            throw new IllegalStateException("the cpu backend needs 256-bit vectors (x86 AVX2 or AVX-512); this JVM "
+                    + "offers " + bits + "-bit vectors (SSE-only x86, or ARM NEON): run on an AVX2 machine or use a "
+                    + "GPU backend");
         }
     }
 
@@ -83,15 +98,15 @@ public final class CpuBackend implements Backend {
 
         float[] x = new float[n * hidden];
         pool.parallelFor(n, t -> Kernels.rmsNorm(h, t * hidden, w.attnNorm(), config.rmsEps(), x, t * hidden, hidden));
-        float[] qkv = matmul(w.qkv(), x, n);
+        float[] qkv = matmul(w.qkv(), x, batch.prompt);
         pool.parallelFor(n, t -> positionQkv(l, w, batch, angles, qkv, t));
 
         float[] context = new float[n * config.qDim()];
         pool.parallelFor(n * config.heads(), item -> attend(l, batch, qkv, context, item / config.heads(), item % config.heads()));
-        addInto(h, matmul(w.attnOutput(), context, n));
+        addInto(h, matmul(w.attnOutput(), context, batch.prompt));
 
         pool.parallelFor(n, t -> Kernels.rmsNorm(h, t * hidden, w.ffnNorm(), config.rmsEps(), x, t * hidden, hidden));
-        float[] gateUp = matmul(w.ffnGateUp(), x, n);
+        float[] gateUp = matmul(w.ffnGateUp(), x, batch.prompt);
         int ffn = config.ffnHidden();
         float[] act = new float[n * ffn];
         pool.parallelFor(n, t -> {
@@ -99,7 +114,7 @@ public final class CpuBackend implements Backend {
                 act[t * ffn + i] = Kernels.silu(gateUp[t * 2 * ffn + i]) * gateUp[t * 2 * ffn + ffn + i];
             }
         });
-        addInto(h, matmul(w.ffnDown(), act, n));
+        addInto(h, matmul(w.ffnDown(), act, batch.prompt));
     }
 
     /** Adds the bias, rotates the query heads and key groups, and stores the token's key and value. */
@@ -150,23 +165,40 @@ public final class CpuBackend implements Backend {
         int hidden = config.hidden();
         float[] x = new float[rows.length * hidden];
         pool.parallelFor(rows.length, i -> Kernels.rmsNorm(h, rows[i] * hidden, weights.outputNorm(), config.rmsEps(), x, i * hidden, hidden));
-        return matmul(weights.output(), x, rows.length);
+        return matmul(weights.output(), x, new boolean[rows.length]);
     }
 
-    /** out[t][r] = W[r] . x[t], rows split into chunks over the worker pool. */
-    private float[] matmul(WeightMatrix m, float[] x, int tokens) {
-        Activations a = Activations.prepare(m.activationFormat(), x, 0, tokens, m.cols());
-        int rows = m.rows();
+    /**
+     * out[t][r] = W[r] . x[t], rows split into chunks over the worker pool. Prompt tokens go through the
+     * panel kernel (a GEMM on unpacked weights), generated tokens through the decode kernel (streams the
+     * stored weights once); a step holding both runs each kind as its own product. The logits of every
+     * token, prompt or not, come from the decode kernel: unpacking the whole vocabulary matrix for the one
+     * last prompt token would cost more than it saves.
+     */
+    private float[] matmul(WeightMatrix m, float[] x, boolean[] prompt) {
+        int tokens = prompt.length, rows = m.rows(), cols = m.cols();
         float[] out = new float[tokens * rows];
-        int chunk = rowChunk(rows);
-        int chunks = (rows + chunk - 1) / chunk;
-        pool.parallelFor(chunks, c -> m.matmul(a, out, rows, c * chunk, Math.min(rows, (c + 1) * chunk)));
+        for (int from = 0, to; from < tokens; from = to) {
+            boolean panels = prompt[from];
+            to = from + 1;
+            while (to < tokens && prompt[to] == panels) to++;
+            Activations a = Activations.prepare(m.activationFormat(), x, from * cols, to - from, cols);
+            int offset = from * rows;
+            int chunk = rowChunk(rows, panels ? 32 : 16);
+            int chunks = (rows + chunk - 1) / chunk;
+            if (panels) {
+                pool.parallelFor(chunks, c -> m.matmulPanels(a, out, offset, rows, c * chunk, Math.min(rows, (c + 1) * chunk)));
+            } else {
+                pool.parallelFor(chunks, c -> m.matmul(a, out, offset, rows, c * chunk, Math.min(rows, (c + 1) * chunk)));
+            }
+        }
         return out;
     }
 
-    private int rowChunk(int rows) {
-        int target = Math.max(16, rows / (pool.threads() * 8));
-        return (target + 15) & ~15;
+    /** Rows per work item: about eight items per thread (load balance), a multiple of the kernel's row tile. */
+    private int rowChunk(int rows, int multiple) {
+        int target = Math.max(multiple, rows / (pool.threads() * 8));
+        return (target + multiple - 1) / multiple * multiple;
     }
 
     private static void addInto(float[] h, float[] delta) {
@@ -210,13 +242,14 @@ public final class CpuBackend implements Backend {
     }
 
     /** A step flattened to tokens: which sequence and position each token has, which rows want logits. */
-    private record Batch(int[] tokens, int[] positions, CpuSequenceCache[] caches, int[] logitRows,
+    private record Batch(int[] tokens, int[] positions, boolean[] prompt, CpuSequenceCache[] caches, int[] logitRows,
                          int[] logitCounts, Map<CpuSequenceCache, Integer> added) {
 
         static Batch of(List<Step> steps, int vocab) {
             int n = 0;
             for (Step s : steps) n += s.tokens().length;
             int[] tokens = new int[n], positions = new int[n];
+            boolean[] prompt = new boolean[n];
             CpuSequenceCache[] caches = new CpuSequenceCache[n];
             List<Integer> logitRows = new ArrayList<>();
             int[] logitCounts = new int[steps.size()];
@@ -236,12 +269,13 @@ public final class CpuBackend implements Backend {
                     if (id < 0 || id >= vocab) throw new IllegalArgumentException("token id " + id + " is outside the vocabulary [0, " + vocab + ")");
                     tokens[t] = id;
                     positions[t] = cache.length() + j;
+                    prompt[t] = s.prompt();
                     caches[t] = cache;
                     if (s.allLogits() || j == s.tokens().length - 1) logitRows.add(t);
                 }
                 logitCounts[i] = s.allLogits() ? s.tokens().length : 1;
             }
-            return new Batch(tokens, positions, caches, logitRows.stream().mapToInt(Integer::intValue).toArray(),
+            return new Batch(tokens, positions, prompt, caches, logitRows.stream().mapToInt(Integer::intValue).toArray(),
                     logitCounts, added);
         }
 

@@ -57,7 +57,7 @@ class Float64ReferenceTest {
                 assertTrue(argmax(ref) == ids[i] || margin(ref) < 1e-3, "step " + i + ": float64 picks " + argmax(ref));
                 context = java.util.Arrays.copyOf(context, context.length + 1);
                 context[context.length - 1] = ids[i];
-                last = backend.forward(List.of(new Step(cache, new int[] {ids[i]}, false))).getFirst();
+                last = backend.forward(List.of(Step.decode(cache, ids[i]))).getFirst();
             }
         }
     }

@@ -61,7 +61,7 @@ class HfCheckpointOracleTest {
             float[] logits = backend.forward(List.of(new Step(cache, ids, false))).getFirst();
             for (int i = 0; i < n; i++) {
                 out[i] = Sampler.argmax(logits);
-                logits = backend.forward(List.of(new Step(cache, new int[] {out[i]}, false))).getFirst();
+                logits = backend.forward(List.of(Step.decode(cache, out[i]))).getFirst();
             }
         }
         return out;

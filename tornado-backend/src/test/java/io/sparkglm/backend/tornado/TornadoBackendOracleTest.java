@@ -57,7 +57,7 @@ class TornadoBackendOracleTest {
                     int[] got = new int[expected.length];
                     for (int i = 0; i < expected.length; i++) {
                         got[i] = Sampler.argmax(last);
-                        last = backend.forward(List.of(new Step(cache, new int[] {got[i]}, false))).getFirst();
+                        last = backend.forward(List.of(Step.decode(cache, got[i]))).getFirst();
                         check(Oracle.maxAbsDiff(last, decodeRows[i]), tolerance, variant + " seq" + s + " decode row " + i, tieRows);
                     }
                     assertArrayEquals(expected, got, variant + " seq" + s + " greedy ids");
@@ -65,7 +65,7 @@ class TornadoBackendOracleTest {
 
                     // truncate back to the prompt: the first decode row must come out again
                     cache.truncate(ids.length);
-                    float[] again = backend.forward(List.of(new Step(cache, new int[] {got[0]}, false))).getFirst();
+                    float[] again = backend.forward(List.of(Step.decode(cache, got[0]))).getFirst();
                     check(Oracle.maxAbsDiff(again, decodeRows[0]), tolerance, variant + " seq" + s + " after truncate", tieRows);
                 }
             }

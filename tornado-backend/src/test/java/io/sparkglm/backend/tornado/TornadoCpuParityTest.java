@@ -83,8 +83,8 @@ class TornadoCpuParityTest {
             for (int i = 0; i < steps; i++) {
                 greedyA[i] = Sampler.argmax(lastA);
                 greedyB[i] = Sampler.argmax(lastB);
-                List<float[]> next = backend.forward(List.of(new Step(b, new int[] {greedyB[i]}, false),
-                        new Step(a, new int[] {greedyA[i]}, false)));
+                List<float[]> next = backend.forward(List.of(Step.decode(b, greedyB[i]),
+                        Step.decode(a, greedyA[i])));
                 lastB = next.get(0);
                 lastA = next.get(1);
                 rows.add(lastA);

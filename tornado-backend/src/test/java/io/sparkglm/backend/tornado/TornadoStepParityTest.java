@@ -97,10 +97,10 @@ class TornadoStepParityTest {
             a.addAll(rows(first.get(0), vocab));
             b.addAll(rows(first.get(1), vocab));
             List<float[]> second = backend.forward(List.of(new Step(sa, Arrays.copyOfRange(promptA, 7, 37), true),
-                    new Step(sb, new int[] {decodeB[0]}, false)));
+                    Step.decode(sb, decodeB[0])));
             a.addAll(rows(second.get(0), vocab));
             b.add(second.get(1));
-            List<float[]> third = backend.forward(List.of(new Step(sb, new int[] {decodeB[1]}, false),
+            List<float[]> third = backend.forward(List.of(Step.decode(sb, decodeB[1]),
                     new Step(sa, Arrays.copyOfRange(promptA, 37, promptA.length), true)));
             b.add(third.get(0));
             a.addAll(rows(third.get(1), vocab));

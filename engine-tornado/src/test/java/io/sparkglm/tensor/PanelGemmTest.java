@@ -1,0 +1,93 @@
+package io.sparkglm.tensor;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.sparkglm.model.GgmlType;
+import java.util.Arrays;
+import java.util.Random;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * The prompt kernel ({@link WeightMatrix#matmulPanels}) on random data in every format: against float64
+ * (the test's own decoding of the blocks), and bit for bit against the arithmetic it documents, a scalar
+ * {@code Math.fma} chain per output. The second is what makes a token's result independent of its
+ * batch-mates: it is checked for every token of calls of several sizes, for row ranges that cut panels into
+ * 32-, 16- and 1-row tails, and for column counts below, at and above the kernel's column block.
+ */
+class PanelGemmTest {
+
+    /** 53 = 32 + 16 + 5: a full panel, a half panel and single rows. */
+    private static final int ROWS = 53;
+    private static final int[] TOKEN_COUNTS = {1, 5, 6, 13};
+
+    static int[] colsFor(GgmlType type) {
+        return switch (type) {
+            case F32, F16, BF16 -> new int[] {77, PanelGemm.COLUMN_BLOCK, 300};
+            case Q8_0, Q4_0 -> new int[] {32, 160, 320};
+            default -> new int[] {256, 512};
+        };
+    }
+
+    @ParameterizedTest
+    @EnumSource
+    void matchesFloat64OverTheSamePreparedActivations(GgmlType type) {
+        for (int cols : colsFor(type)) {
+            Random rnd = new Random(5L * cols + type.ordinal());
+            TestFormats.Matrix m = TestFormats.random(type, ROWS, cols, rnd);
+            WeightMatrix w = m.open();
+            for (int n : TOKEN_COUNTS) {
+                Activations x = Activations.prepare(w.activationFormat(), TestFormats.randomActivations(n, cols, rnd), 0, n, cols);
+                int stride = ROWS + 3;
+                float[] out = new float[n * stride];
+                w.matmulPanels(x, out, 0, stride, 0, ROWS);
+                for (int t = 0; t < n; t++) {
+                    for (int r = 0; r < ROWS; r++) {
+                        double exact = 0, scale = 0;
+                        for (int c = 0; c < cols; c++) {
+                            exact += m.decoded()[r][c] * x.get(t, c);
+                            scale += m.magnitude()[r][c] * Math.abs(x.get(t, c));
+                        }
+                        assertEquals(exact, out[t * stride + r], 1e-5 * scale + 1e-30,
+                                type + " cols=" + cols + " n=" + n + " token " + t + " row " + r);
+                    }
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource
+    void everyOutputIsOneFmaChainWhateverTheTileRowRangeOrBatch(GgmlType type) {
+        for (int cols : colsFor(type)) {
+            Random rnd = new Random(17L * cols + type.ordinal());
+            WeightMatrix w = TestFormats.random(type, ROWS, cols, rnd).open();
+            float[][] weights = new float[ROWS][cols];
+            for (int r = 0; r < ROWS; r++) w.dequantizeRow(r, weights[r], 0);
+            for (int n : TOKEN_COUNTS) {
+                float[] raw = TestFormats.randomActivations(n, cols, rnd);
+                Activations x = Activations.prepare(w.activationFormat(), raw, 0, n, cols);
+                // split at 7 and 40: panels of 32, 1 and 13 rows, in two calls that must not touch each other's rows
+                float[] out = new float[n * ROWS + 1];
+                Arrays.fill(out, Float.NaN);
+                w.matmulPanels(x, out, 0, ROWS, 0, 7);
+                w.matmulPanels(x, out, 0, ROWS, 7, 40);
+                assertTrue(Float.isNaN(out[ROWS - 1]) && Float.isNaN(out[out.length - 1]), "wrote outside its rows");
+                w.matmulPanels(x, out, 0, ROWS, 40, ROWS);
+                float[] alone = new float[ROWS];
+                for (int t = 0; t < n; t++) {
+                    float[] xt = x.dense();
+                    w.matmulPanels(Activations.prepare(w.activationFormat(), raw, t * cols, 1, cols), alone, 0, ROWS, 0, ROWS);
+                    for (int r = 0; r < ROWS; r++) {
+                        float acc = 0f;
+                        for (int c = 0; c < cols; c++) acc = Math.fma(weights[r][c], xt[t * x.stride + c], acc);
+                        String where = type + " cols=" + cols + " n=" + n + " token " + t + " row " + r;
+                        assertEquals(Float.floatToRawIntBits(acc), Float.floatToRawIntBits(out[t * ROWS + r]), where + ": " + acc + " vs " + out[t * ROWS + r]);
+                        assertEquals(Float.floatToRawIntBits(acc), Float.floatToRawIntBits(alone[r]), where + " alone");
+                    }
+                }
+            }
+        }
+    }
+}
