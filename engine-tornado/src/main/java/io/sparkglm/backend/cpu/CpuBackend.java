@@ -33,6 +33,7 @@ public final class CpuBackend implements Backend {
     private final WorkerPool pool;
     private final boolean f16Cache;
     private final double[] inverseFrequencies;   // theta_i = base^(-2i / ropeDims)
+    private final PromptAttention promptAttention;
 
     public CpuBackend(Checkpoint checkpoint, BackendOptions options) {
         requireWideVectors();
@@ -40,6 +41,7 @@ public final class CpuBackend implements Backend {
         this.weights = CpuWeights.from(checkpoint);
         this.pool = new WorkerPool(options.resolvedThreads());
         this.f16Cache = "f16".equals(options.kvCacheType());
+        this.promptAttention = new PromptAttention(config);
         this.inverseFrequencies = new double[config.ropeDims() / 2];
         for (int i = 0; i < inverseFrequencies.length; i++) {
             inverseFrequencies[i] = Math.pow(config.ropeBase(), -2.0 * i / config.ropeDims());
@@ -102,7 +104,7 @@ public final class CpuBackend implements Backend {
         pool.parallelFor(n, t -> positionQkv(l, w, batch, angles, qkv, t));
 
         float[] context = new float[n * config.qDim()];
-        pool.parallelFor(n * config.heads(), item -> attend(l, batch, qkv, context, item / config.heads(), item % config.heads()));
+        attention(l, batch, qkv, context);
         addInto(h, matmul(w.attnOutput(), context, batch.prompt));
 
         pool.parallelFor(n, t -> Kernels.rmsNorm(h, t * hidden, w.ffnNorm(), config.rmsEps(), x, t * hidden, hidden));
@@ -131,6 +133,33 @@ public final class CpuBackend implements Backend {
         }
         int kOff = base + config.qDim();
         batch.caches[t].store(l, batch.positions[t], qkv, kOff, qkv, kOff + config.kvDim());
+    }
+
+    /**
+     * Attention of every token of the step: generated tokens one query head at a time ({@link #attend}), runs of
+     * prompt tokens as matrix products per key group ({@link PromptAttention}), all items in one parallel loop.
+     */
+    private void attention(int l, Batch batch, float[] qkv, float[] context) {
+        int heads = config.heads(), groups = config.kvHeads();
+        int[] decoders = batch.decodeTokens();
+        List<int[]> blocks = new ArrayList<>();     // {first token, tokens, first position} per prompt item and group
+        for (int[] run : batch.promptRuns()) {
+            int start = run[0], count = run[1];
+            int perItem = promptAttention.tokensPerItem(batch.positions[start + count - 1] + 1);
+            for (int t = start; t < start + count; t += perItem) {
+                int tokens = Math.min(perItem, start + count - t);
+                for (int g = 0; g < groups; g++) blocks.add(new int[] {t, tokens, batch.positions[t], g});
+            }
+        }
+        int decodeItems = decoders.length * heads;
+        pool.parallelFor(decodeItems + blocks.size(), item -> {
+            if (item < decodeItems) {
+                attend(l, batch, qkv, context, decoders[item / heads], item % heads);
+            } else {
+                int[] b = blocks.get(item - decodeItems);
+                promptAttention.attend(l, batch.caches[b[0]], b[3], b[0], b[1], b[2], qkv, context);
+            }
+        });
     }
 
     /** Causal attention of one query head of token t over its sequence's cache, softmax in fp32. */
@@ -277,6 +306,31 @@ public final class CpuBackend implements Backend {
             }
             return new Batch(tokens, positions, prompt, caches, logitRows.stream().mapToInt(Integer::intValue).toArray(),
                     logitCounts, added);
+        }
+
+        /** Indices of the generated (non-prompt) tokens. */
+        int[] decodeTokens() {
+            int count = 0;
+            for (boolean p : prompt) if (!p) count++;
+            int[] out = new int[count];
+            for (int t = 0, i = 0; t < prompt.length; t++) if (!prompt[t]) out[i++] = t;
+            return out;
+        }
+
+        /** Prompt tokens as runs {first token, count}: consecutive tokens of one sequence at consecutive positions. */
+        List<int[]> promptRuns() {
+            List<int[]> runs = new ArrayList<>();
+            for (int t = 0; t < tokens.length; ) {
+                if (!prompt[t]) {
+                    t++;
+                    continue;
+                }
+                int end = t + 1;
+                while (end < tokens.length && prompt[end] && caches[end] == caches[t] && positions[end] == positions[end - 1] + 1) end++;
+                runs.add(new int[] {t, end - t});
+                t = end;
+            }
+            return runs;
         }
 
         List<float[]> split(float[] logits, int vocab) {

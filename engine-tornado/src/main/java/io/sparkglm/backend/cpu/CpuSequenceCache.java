@@ -98,6 +98,34 @@ final class CpuSequenceCache implements SequenceCache {
         else Kernels.axpyF32(weight, values, at * 4, acc, accOff, len);
     }
 
+    /**
+     * Keys of positions {@code [from, from + count)}, dims {@code [dimOff, dimOff + len)} of one layer, as floats
+     * into {@code dst[dstOff + i * dstStride + d]} (prompt attention multiplies them as a matrix).
+     */
+    void copyKeys(int layer, int from, int count, int dimOff, int len, float[] dst, int dstOff, int dstStride) {
+        copyRows(keyPages, layer, from, count, dimOff, len, dst, dstOff, dstStride);
+    }
+
+    /** Values of positions {@code [from, from + count)}, as {@link #copyKeys}. */
+    void copyValues(int layer, int from, int count, int dimOff, int len, float[] dst, int dstOff, int dstStride) {
+        copyRows(valuePages, layer, from, count, dimOff, len, dst, dstOff, dstStride);
+    }
+
+    private void copyRows(List<MemorySegment> pages, int layer, int from, int count, int dimOff, int len,
+                          float[] dst, int dstOff, int dstStride) {
+        for (int i = 0; i < count; i++) {
+            int position = from + i;
+            MemorySegment page = pages.get(position / pageTokens);
+            long at = index(layer, position) + dimOff;
+            int to = dstOff + i * dstStride;
+            if (f16) {
+                for (int d = 0; d < len; d++) dst[to + d] = Float.float16ToFloat(page.getAtIndex(ValueLayout.JAVA_SHORT, at + d));
+            } else {
+                MemorySegment.copy(page, ValueLayout.JAVA_FLOAT, at * 4, dst, to, len);
+            }
+        }
+    }
+
     @Override
     public void close() {
         arena.close();

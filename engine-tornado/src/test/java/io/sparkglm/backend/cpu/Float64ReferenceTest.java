@@ -24,18 +24,20 @@ import org.junit.jupiter.params.provider.CsvSource;
 /**
  * The CPU forward pass against a naive float64 GLM-4 written from FACTS.md alone, on random models of
  * shapes the oracle does not cover: the 1M model's 8 query heads per KV group, RoPE base 1e8, several
- * layers, a prompt long enough for RoPE to matter. Both see the same F32 weights.
+ * layers, a prompt long enough for RoPE to matter, and one that crosses the prompt attention's 256-position key
+ * blocks and splits into several work items. Both see the same F32 weights.
  */
 class Float64ReferenceTest {
 
-    @ParameterizedTest(name = "hidden {0}, heads {1}/{2}, ffn {3}, layers {4}, rope base {5}")
-    @CsvSource({"128, 8, 1, 160, 2, 1e8", "192, 6, 3, 256, 3, 5e6", "256, 8, 2, 320, 1, 10000"})
+    @ParameterizedTest(name = "hidden {0}, heads {1}/{2}, ffn {3}, layers {4}, rope base {5}, prompt {6}")
+    @CsvSource({"128, 8, 1, 160, 2, 1e8, 40", "192, 6, 3, 256, 3, 5e6, 40", "256, 8, 2, 320, 1, 10000, 40",
+            "64, 4, 2, 96, 1, 1e6, 300"})
     void logitsMatchANaiveFloat64ForwardPass(int hidden, int heads, int kvHeads, int ffn, int layers, double base,
-                                             @TempDir Path dir) throws Exception {
+                                             int promptLength, @TempDir Path dir) throws Exception {
         Path file = dir.resolve("model.gguf");
         TinyModels.writeGguf(new TinyModels.Spec(hidden, layers, heads, kvHeads, ffn, 300, base, GgmlType.F32, 11, 4096),
                 file, null);
-        int[] prompt = new Random(5).ints(40, 0, 300).toArray();
+        int[] prompt = new Random(5).ints(promptLength, 0, 300).toArray();
         try (Checkpoint ckpt = ModelLoader.open(file);
              Backend backend = new CpuBackend(ckpt, new BackendOptions(2, "f32", -1));
              SequenceCache cache = backend.newSequence(prompt.length + 8)) {
