@@ -18,8 +18,8 @@ import org.junit.jupiter.params.provider.EnumSource;
  */
 class PanelGemmTest {
 
-    /** 53 = 32 + 16 + 5: a full panel, a half panel and single rows. */
-    private static final int ROWS = 53;
+    /** 117 = 64 + 48 + 5: a full AVX-512 panel (four-vector tiles), narrower panels (two- and one-vector tiles), single rows. */
+    private static final int ROWS = 117;
     private static final int[] TOKEN_COUNTS = {1, 5, 6, 13};
 
     static int[] colsFor(GgmlType type) {
@@ -68,13 +68,14 @@ class PanelGemmTest {
             for (int n : TOKEN_COUNTS) {
                 float[] raw = TestFormats.randomActivations(n, cols, rnd);
                 Activations x = Activations.prepare(w.activationFormat(), raw, 0, n, cols);
-                // split at 7 and 40: panels of 32, 1 and 13 rows, in two calls that must not touch each other's rows
+                // split at 7 and 80: single rows, then 73 and 37 rows cut into every panel width, in calls that must
+                // not touch each other's rows
                 float[] out = new float[n * ROWS + 1];
                 Arrays.fill(out, Float.NaN);
                 w.matmulPanels(x, out, 0, ROWS, 0, 7);
-                w.matmulPanels(x, out, 0, ROWS, 7, 40);
+                w.matmulPanels(x, out, 0, ROWS, 7, 80);
                 assertTrue(Float.isNaN(out[ROWS - 1]) && Float.isNaN(out[out.length - 1]), "wrote outside its rows");
-                w.matmulPanels(x, out, 0, ROWS, 40, ROWS);
+                w.matmulPanels(x, out, 0, ROWS, 80, ROWS);
                 float[] alone = new float[ROWS];
                 for (int t = 0; t < n; t++) {
                     float[] xt = x.dense();

@@ -213,7 +213,7 @@ public final class CpuBackend implements Backend {
             while (to < tokens && prompt[to] == panels) to++;
             Activations a = Activations.prepare(m.activationFormat(), x, from * cols, to - from, cols);
             int offset = from * rows;
-            int chunk = rowChunk(rows, panels ? 32 : 16);
+            int chunk = rowChunk(rows, panels ? io.sparkglm.tensor.FloatGemm.tileWidth() : 16);
             int chunks = (rows + chunk - 1) / chunk;
             if (panels) {
                 pool.parallelFor(chunks, c -> m.matmulPanels(a, out, offset, rows, c * chunk, Math.min(rows, (c + 1) * chunk)));
