@@ -37,8 +37,9 @@ public final class Activations {
      * columns, then the odd ones, so float lane i pairs columns 2i and 2i+1 as the int16 kernel does.
      */
     final float[] pairs;
-    /** {@link #values} times their block scales, made on first use after each load (the panel kernel's input). */
+    /** {@link #values} times their block scales (the panel kernel's input), valid when {@link #denseComplete}. */
     private float[] dense;
+    private volatile boolean denseComplete;
 
     private Activations(ActivationFormat format, int capacity, int cols) {
         this.format = Objects.requireNonNull(format, "format");
@@ -84,29 +85,82 @@ public final class Activations {
         }
         tokens = n;
         for (int t = 0; t < n; t++) loadToken(x, xOffset + t * cols, t);
-        if (dense != null && dense != values) dense = null;
+        denseComplete = false;
         return this;
     }
 
     /**
-     * The values the kernels multiply with, laid out like {@link #values}: {@code values} itself for float
-     * formats, {@code q * d} per element for quantized ones (made once per load; safe to call from many threads).
+     * Sets the token count for a parallel load: {@link #loadTokens} then fills disjoint token ranges from several
+     * threads (the backend prepares a long prompt chunk on all its cores); returns this.
      */
-    synchronized float[] dense() {
-        if (format == ActivationFormat.F32 || format == ActivationFormat.F16 || format == ActivationFormat.BF16) return values;
-        if (dense == null) {
-            float[] d = new float[values.length];
-            int block = format.blockSize(), blocks = cols / block;
-            for (int t = 0; t < tokens; t++) {
-                for (int b = 0; b < blocks; b++) {
-                    float scale = scales[t * blocks + b];
-                    int from = t * stride + b * block;
-                    for (int i = from; i < from + block; i++) d[i] = values[i] * scale;
-                }
-            }
-            dense = d;
+    public Activations resize(int n) {
+        if (n < 1 || n > capacity) throw new IllegalArgumentException("token count " + n + " outside 1.." + capacity);
+        tokens = n;
+        denseComplete = false;
+        return this;
+    }
+
+    /**
+     * Prepares tokens {@code [from, to)} (of the count set by {@link #resize}) from {@code x[xOffset + t * cols + c]};
+     * with {@code withDense} also their {@link #dense} values, so the prompt kernel finds them ready once every range
+     * is loaded and {@link #denseLoaded} was called. Ranges that do not overlap may be loaded concurrently.
+     */
+    public void loadTokens(float[] x, int xOffset, int from, int to, boolean withDense) {
+        Objects.requireNonNull(x, "x");
+        if (from < 0 || to > tokens || from > to) {
+            throw new IllegalArgumentException("token range [" + from + ", " + to + ") outside [0, " + tokens + ")");
         }
+        if (xOffset < 0 || (long) xOffset + (long) to * cols > x.length) {
+            throw new IllegalArgumentException("input of length " + x.length + " too short for " + to + " tokens x "
+                    + cols + " from offset " + xOffset);
+        }
+        float[] d = withDense && quantized() ? denseArray() : null;
+        for (int t = from; t < to; t++) {
+            loadToken(x, xOffset + t * cols, t);
+            if (d != null) denseToken(d, t);
+        }
+    }
+
+    /** Declares that every token was loaded {@code withDense}: {@link #dense} returns them without recomputing. */
+    public void denseLoaded() {
+        denseComplete = true;
+    }
+
+    private boolean quantized() {
+        return format == ActivationFormat.Q8_0 || format == ActivationFormat.Q8_K;
+    }
+
+    private synchronized float[] denseArray() {
+        if (dense == null) dense = new float[values.length];
         return dense;
+    }
+
+    /** Token {@code t}'s values times their block scales. */
+    private void denseToken(float[] d, int t) {
+        int block = format.blockSize(), blocks = cols / block;
+        for (int b = 0; b < blocks; b++) {
+            float scale = scales[t * blocks + b];
+            int from = t * stride + b * block;
+            for (int i = from; i < from + block; i++) d[i] = values[i] * scale;
+        }
+    }
+
+    /**
+     * The values the kernels multiply with, laid out like {@link #values}: {@code values} itself for float
+     * formats, {@code q * d} per element for quantized ones (from {@link #loadTokens} with dense values, or
+     * made here once per load; safe to call from many threads).
+     */
+    float[] dense() {
+        if (!quantized()) return values;
+        if (denseComplete) return dense;
+        synchronized (this) {
+            if (!denseComplete) {
+                float[] d = denseArray();
+                for (int t = 0; t < tokens; t++) denseToken(d, t);
+                denseComplete = true;
+            }
+            return dense;
+        }
     }
 
     /** Token {@code t} from {@code x[from .. from + cols)}. */

@@ -98,4 +98,39 @@ class ActivationsTest {
     private static int at(Activations a, int flat) {
         return flat / a.cols() * a.stride + flat % a.cols();
     }
+
+    /** Loading token ranges on several threads (as the backend does for prompt chunks) equals one sequential load. */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.EnumSource(ActivationFormat.class)
+    void rangesLoadedConcurrentlyEqualOneSequentialLoad(ActivationFormat format) throws Exception {
+        int n = 37, cols = 512;
+        float[] x = TestFormats.randomActivations(n + 2, cols, new Random(9));
+        Activations sequential = Activations.prepare(format, x, 2 * cols, n, cols);
+        Activations parallel = Activations.allocate(format, n, cols).resize(n);
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(3);
+        try {
+            java.util.List<java.util.concurrent.Future<?>> parts = new java.util.ArrayList<>();
+            for (int from = 0; from < n; from += 5) {
+                int f = from, to = Math.min(n, from + 5);
+                parts.add(pool.submit(() -> parallel.loadTokens(x, 2 * cols, f, to, true)));
+            }
+            for (var p : parts) p.get();
+        } finally {
+            pool.shutdownNow();
+        }
+        parallel.denseLoaded();
+        float[] expectedDense = sequential.dense(), gotDense = parallel.dense();
+        for (int t = 0; t < n; t++) {
+            for (int c = 0; c < cols; c++) {
+                assertEquals(sequential.get(t, c), parallel.get(t, c), format + " token " + t + " col " + c);
+                int i = t * sequential.stride + c;
+                assertEquals(expectedDense[i], gotDense[i], format + " dense token " + t + " col " + c);
+                if (format == ActivationFormat.Q8_0) {
+                    assertEquals(sequential.quants[i], parallel.quants[i]);
+                    assertEquals(sequential.pairs[i], parallel.pairs[i]);
+                }
+            }
+        }
+        assertTrue(java.util.Arrays.equals(sequential.bsums, parallel.bsums), format + " bsums");
+    }
 }
