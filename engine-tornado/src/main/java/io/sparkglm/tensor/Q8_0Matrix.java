@@ -2,7 +2,6 @@ package io.sparkglm.tensor;
 
 import io.sparkglm.model.GgmlType;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
