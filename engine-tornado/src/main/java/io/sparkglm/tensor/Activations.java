@@ -76,16 +76,8 @@ public final class Activations {
     /** Re-prepares this buffer from {@code n <= capacity()} tokens at {@code x[xOffset + t * cols + c]}; returns this. */
     public Activations load(float[] x, int xOffset, int n) {
         Objects.requireNonNull(x, "x");
-        if (n < 1 || n > capacity) {
-            throw new IllegalArgumentException("token count " + n + " outside 1.." + capacity);
-        }
-        if (xOffset < 0 || (long) xOffset + (long) n * cols > x.length) {
-            throw new IllegalArgumentException("input of length " + x.length + " too short for " + n + " tokens x "
-                    + cols + " from offset " + xOffset);
-        }
-        tokens = n;
-        for (int t = 0; t < n; t++) loadToken(x, xOffset + t * cols, t);
-        denseComplete = false;
+        resize(n);
+        loadTokens(x, xOffset, 0, n, false);
         return this;
     }
 

@@ -45,19 +45,4 @@ public final class LaneSum {
         }
         return lanes[0];
     }
-
-    /**
-     * {@code out[o + i * outStride] = sum of lanes[from + i * L .. from + (i+1) * L)} for {@code i < count},
-     * each in the same order as {@link #sum(FloatVector)} (the accumulators of a tile, stored side by side).
-     */
-    static void sums(float[] lanes, int from, int count, float[] out, int o, int outStride) {
-        int n = Simd.L;
-        for (int i = 0; i < count; i++) {
-            int base = from + i * n;
-            for (int half = n / 2; half > 0; half /= 2) {
-                for (int j = 0; j < half; j++) lanes[base + j] += lanes[base + j + half];
-            }
-            out[o + i * outStride] = lanes[base];
-        }
-    }
 }

@@ -38,13 +38,12 @@ final class PanelGemm {
     static final int TOKEN_BLOCK = 256;
 
     private static final ThreadLocal<int[]> LANE_OFFSETS = ThreadLocal.withInitial(() -> new int[Simd.L]);
-    private static final ThreadLocal<float[][]> BUFFERS = ThreadLocal.withInitial(() -> new float[2][0]);
 
     /** {@code out[outOffset + t * outStride + r] = W[r] . x_t} for rows {@code [rowFrom, rowTo)}, arguments checked. */
     static void multiply(WeightMatrix m, Activations x, float[] out, int outOffset, int outStride, int rowFrom, int rowTo) {
         int cols = m.cols(), n = x.tokens(), stride = x.stride;
         float[] xs = x.dense();
-        float[] rows = buffer(0, rowStride(cols) * PANEL), panel = buffer(1, cols * PANEL);
+        float[] rows = Scratch.floats(0, rowStride(cols) * PANEL), panel = Scratch.floats(1, cols * PANEL);
         int r0 = rowFrom;
         while (r0 < rowTo) {
             int left = rowTo - r0;
@@ -65,12 +64,6 @@ final class PanelGemm {
             }
             r0 += width;
         }
-    }
-
-    private static float[] buffer(int slot, int size) {
-        float[][] buffers = BUFFERS.get();
-        if (buffers[slot].length < size) buffers[slot] = new float[size];
-        return buffers[slot];
     }
 
     /**

@@ -142,13 +142,13 @@ public final class CpuBackend implements Backend {
     private void attention(int l, Batch batch, float[] qkv, float[] context) {
         int heads = config.heads(), groups = config.kvHeads();
         int[] decoders = batch.decodeTokens();
-        List<int[]> blocks = new ArrayList<>();     // {first token, tokens, first position} per prompt item and group
+        List<PromptBlock> blocks = new ArrayList<>();
         for (int[] run : batch.promptRuns()) {
             int start = run[0], count = run[1];
             int perItem = promptAttention.tokensPerItem(batch.positions[start + count - 1] + 1);
             for (int t = start; t < start + count; t += perItem) {
                 int tokens = Math.min(perItem, start + count - t);
-                for (int g = 0; g < groups; g++) blocks.add(new int[] {t, tokens, batch.positions[t], g});
+                for (int g = 0; g < groups; g++) blocks.add(new PromptBlock(t, tokens, batch.positions[t], g));
             }
         }
         int decodeItems = decoders.length * heads;
@@ -156,11 +156,15 @@ public final class CpuBackend implements Backend {
             if (item < decodeItems) {
                 attend(l, batch, qkv, context, decoders[item / heads], item % heads);
             } else {
-                int[] b = blocks.get(item - decodeItems);
-                promptAttention.attend(l, batch.caches[b[0]], b[3], b[0], b[1], b[2], qkv, context);
+                PromptBlock b = blocks.get(item - decodeItems);
+                promptAttention.attend(l, batch.caches[b.firstToken()], b.group(), b.firstToken(), b.tokens(),
+                        b.firstPosition(), qkv, context);
             }
         });
     }
+
+    /** One prompt attention work item: consecutive tokens of one sequence, one key group. */
+    private record PromptBlock(int firstToken, int tokens, int firstPosition, int group) {}
 
     /** Causal attention of one query head of token t over its sequence's cache, softmax in fp32. */
     private void attend(int l, Batch batch, float[] qkv, float[] context, int t, int head) {
