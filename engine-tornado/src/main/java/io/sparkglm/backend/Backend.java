@@ -30,6 +30,15 @@ public interface Backend extends AutoCloseable {
     SequenceCache newSequence(int capacity);
 
     /**
+     * The most memory a sequence of {@code capacity} tokens can make this backend take as its cache fills: the
+     * engine admits a sequence only when this fits beside the live ones, so a long row is refused up front instead
+     * of failing mid-step. 0 for a backend that reserves its KV memory when it opens (device slots).
+     */
+    default long kvCacheBytes(int capacity) {
+        return 0;
+    }
+
+    /**
      * Appends each entry's tokens to its sequence (positions continue from {@link SequenceCache#length()})
      * and returns, per entry, the logits of its last token ({@code vocab} floats) or, when
      * {@link Step#allLogits()}, of all its tokens ({@code tokens.length * vocab} floats).

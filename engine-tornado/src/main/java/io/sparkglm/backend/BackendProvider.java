@@ -10,6 +10,11 @@ public interface BackendProvider {
 
     String name();
 
+    /** Whether this backend runs on an accelerator, so that backend "auto" may choose it over the CPU. */
+    default boolean usesAccelerator() {
+        return !name().equals("cpu");
+    }
+
     /** Whether this backend can run here (its runtime and a device are present). */
     boolean available();
 

@@ -14,7 +14,7 @@ public final class Backends {
         List<BackendProvider> providers = providers();
         if (name.equals("auto")) {
             for (BackendProvider p : providers) {
-                if (!p.name().equals("cpu") && p.available()) return p.open(checkpoint, options);
+                if (p.usesAccelerator() && p.available()) return p.open(checkpoint, options);
             }
             return open("cpu", checkpoint, options);
         }

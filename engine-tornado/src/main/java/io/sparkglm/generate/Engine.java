@@ -26,6 +26,7 @@ public final class Engine implements AutoCloseable {
     private final Backend backend;
     private final int contextLength;
     private final Scheduler scheduler;
+    private boolean closed;
 
     private Engine(EngineOptions options, Checkpoint checkpoint, GlmTokenizer tokenizer, Backend backend) {
         this.options = options;
@@ -35,7 +36,10 @@ public final class Engine implements AutoCloseable {
         ModelConfig config = checkpoint.config();
         int cap = options.maxContext() > 0 ? Math.min(options.maxContext(), config.contextLength()) : config.contextLength();
         this.contextLength = Math.min(cap, backend.maxSequenceTokens());
-        this.scheduler = new Scheduler(backend, tokenizer, options.maxBatch(), options.prefillChunk());
+        long weightBytes = checkpoint.tensors().values().stream().mapToLong(t -> t.data().byteSize()).sum();
+        this.scheduler = new Scheduler(backend, tokenizer, options.maxBatch(), options.prefillChunk(),
+                Math.min(tokenizer.vocabSize(), config.vocabSize()), KvMemory.of(options.kvCacheMemory(), weightBytes),
+                options.stepTimeoutMillis());
     }
 
     public static Engine load(EngineOptions options) {
@@ -120,9 +124,23 @@ public final class Engine implements AutoCloseable {
     /** The context cap in tokens (prompt + generated). */
     public int contextLength() { return contextLength; }
 
+    /**
+     * Why this engine stopped working (a forward step failed or hung), or null while it works. A failed engine
+     * completes every request exceptionally with this at once; close it and load a new one.
+     */
+    public EngineFailedException failure() { return scheduler.failure(); }
+
     @Override
-    public void close() {
-        scheduler.close();
+    public synchronized void close() {
+        if (closed) return;
+        closed = true;
+        if (!scheduler.stop()) {
+            // A step that never returned still holds the backend: freeing it under a running kernel could crash the
+            // JVM, so it is left to the process's end.
+            System.getLogger(Engine.class.getName()).log(System.Logger.Level.WARNING,
+                    "glm: the engine's scheduler thread is stuck in a forward step; its backend is not closed");
+            return;
+        }
         backend.close();
         checkpoint.close();
     }

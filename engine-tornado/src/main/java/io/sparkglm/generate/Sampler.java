@@ -63,6 +63,7 @@ public final class Sampler {
             n = keep;
         }
 
+        while (n > 1 && probs[n - 1] == 0) n--;       // impossible tokens (masked: -inf) are never drawn
         double total = 0;
         for (int i = 0; i < n; i++) total += probs[i];
         double r = random.nextDouble() * total;

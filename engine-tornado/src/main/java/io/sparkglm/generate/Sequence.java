@@ -15,6 +15,7 @@ final class Sequence implements Scheduler.Work {
     private final GenerationRequest request;
     private final int[] prompt;
     private final int capacity;
+    private final int decodableTokens;
     private final GlmTokenizer tokenizer;
     private final Engine.TokenListener listener;
     private final CompletableFuture<GenerationResult> future = new CompletableFuture<>();
@@ -24,6 +25,7 @@ final class Sequence implements Scheduler.Work {
     private final TokenConstraint.State constraint;     // null for free text
 
     private SequenceCache cache;
+    private long kvReservation;             // bytes of KV memory the scheduler holds for this sequence
     private int prefilled;
     private int[] generated = new int[16];
     private int generatedCount;
@@ -32,10 +34,12 @@ final class Sequence implements Scheduler.Work {
     private final StringBuilder text = new StringBuilder();
     private long startNanos, prefillDoneNanos;
 
-    Sequence(GenerationRequest request, int[] prompt, int capacity, GlmTokenizer tokenizer, Engine.TokenListener listener) {
+    Sequence(GenerationRequest request, int[] prompt, int capacity, int decodableTokens, GlmTokenizer tokenizer,
+             Engine.TokenListener listener) {
         this.request = request;
         this.prompt = prompt;
         this.capacity = capacity;
+        this.decodableTokens = decodableTokens;
         this.tokenizer = tokenizer;
         this.listener = listener;
         this.sampler = new Sampler(request.sampling());
@@ -44,14 +48,20 @@ final class Sequence implements Scheduler.Work {
         this.constraint = request.constraint() == null ? null : request.constraint().start();
     }
 
-    CompletableFuture<GenerationResult> future() { return future; }
+    @Override public CompletableFuture<GenerationResult> future() { return future; }
+    @Override public int cacheTokens() { return capacity; }
+    @Override public boolean done() { return future.isDone(); }
+    @Override public void reject(String why) { fail(why); }
     int capacity() { return capacity; }
     SequenceCache cache() { return cache; }
     boolean finished() { return future.isDone(); }
     boolean decoding() { return prefilled == prompt.length; }
+    int generatedCount() { return generatedCount; }
+    long kvReservation() { return kvReservation; }
 
-    void start(SequenceCache cache) {
+    void start(SequenceCache cache, long kvReservation) {
         this.cache = cache;
+        this.kvReservation = kvReservation;
         this.decoder = tokenizer.newStreamingDecoder();
         this.startNanos = System.nanoTime();
         for (int id : prompt) sampler.accept(id);
@@ -70,6 +80,8 @@ final class Sequence implements Scheduler.Work {
             if (!decoding()) return;           // more prompt to go
             prefillDoneNanos = System.nanoTime();
         }
+        // Output rows past the tokenizer's vocabulary are padding: impossible, whatever their logits say.
+        if (logits.length > decodableTokens) Arrays.fill(logits, decodableTokens, logits.length, Float.NEGATIVE_INFINITY);
         if (constraint != null) {
             constraint.mask(logits);
             if (!anyAllowed(logits)) {
@@ -146,6 +158,17 @@ final class Sequence implements Scheduler.Work {
     void fail(String error) {
         closeCache();
         future.complete(GenerationResult.failed(error, prompt.length));
+    }
+
+    /** The engine failed: completes the future exceptionally; the cache is freed by {@link #release()}. */
+    @Override
+    public void abort(RuntimeException cause) {
+        future.completeExceptionally(cause);
+    }
+
+    /** Frees the cache (scheduler thread only: a step may be using it). */
+    void release() {
+        closeCache();
     }
 
     private void closeCache() {

@@ -69,6 +69,12 @@ public final class CpuBackend implements Backend {
         return newSequence(capacity, CpuSequenceCache.PAGE_TOKENS);
     }
 
+    /** Whole pages of keys and values for every layer: what {@link CpuSequenceCache} allocates at most. */
+    @Override
+    public long kvCacheBytes(int capacity) {
+        return CpuSequenceCache.bytesFor(capacity, config.layers(), config.kvDim(), f16Cache, CpuSequenceCache.PAGE_TOKENS);
+    }
+
     /** A cache with a chosen page size (tests cross page boundaries with small pages). */
     SequenceCache newSequence(int capacity, int pageTokens) {
         if (capacity <= 0) throw new IllegalArgumentException("capacity must be positive: " + capacity);

@@ -33,7 +33,13 @@ final class CpuSequenceCache implements SequenceCache {
         this.capacity = capacity;
         this.kvDim = kvDim;
         this.f16 = f16;
-        this.pageBytes = (long) layers * pageTokens * kvDim * (f16 ? 2 : 4);
+        this.pageBytes = bytesFor(pageTokens, layers, kvDim, f16, pageTokens) / 2;
+    }
+
+    /** Bytes a cache of {@code capacity} tokens holds when full: whole pages of keys and of values. */
+    static long bytesFor(int capacity, int layers, int kvDim, boolean f16, int pageTokens) {
+        long pages = (capacity + (long) pageTokens - 1) / pageTokens;
+        return 2 * pages * layers * pageTokens * kvDim * (f16 ? 2L : 4L);
     }
 
     @Override public int length() { return length; }
