@@ -10,6 +10,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.function.Function;
+import org.apache.spark.network.util.JavaUtils;
 
 /**
  * Every {@code spark.glm.*} setting, parsed and validated in one place. The SQL functions parse the session
@@ -29,12 +30,16 @@ import java.util.function.Function;
  * @param batchSize          most sequences the engine decodes together (and rows a partition keeps in flight)
  * @param prefillChunk       prompt tokens per forward step
  * @param kvCacheType        f32 or f16
+ * @param kvCacheMemory      bytes the KV caches of one engine may take together (0 = auto: the machine's memory
+ *                           less the heap limit and the weights); a row whose cache cannot fit gets an error
+ * @param stepTimeoutMillis  a forward step running longer fails the engine and the tasks waiting on it (0 = never)
  * @param longDocumentPolicy what to do with a document longer than the context
  * @param onError            what a failed row becomes
  */
 public record GlmConf(String model, String backend, int threads, int maxContext, int maxNewTokens,
                       float temperature, float topP, int topK, long seed, int batchSize, int prefillChunk,
-                      String kvCacheType, LongDocumentPolicy longDocumentPolicy, OnError onError)
+                      String kvCacheType, long kvCacheMemory, long stepTimeoutMillis,
+                      LongDocumentPolicy longDocumentPolicy, OnError onError)
         implements Serializable {
 
     public static final String PREFIX = "spark.glm.";
@@ -62,12 +67,17 @@ public record GlmConf(String model, String backend, int threads, int maxContext,
         d.put("batchSize", "16");
         d.put("prefillChunk", "512");
         d.put("kvCacheType", "f32");
+        d.put("kvCacheMemory", "auto");
+        d.put("stepTimeout", "30min");
         d.put("longDocumentPolicy", "error");
         d.put("onError", "null");
         return java.util.Collections.unmodifiableMap(d);
     }
 
     public static final Set<String> BACKENDS = Set.of("cpu", "tornado", "auto");
+
+    private static final String KV_MEMORY_ALLOWED = "auto, or a size such as 8g or 512m";
+    private static final String STEP_TIMEOUT_ALLOWED = "a duration such as 30min, 600s or 2h (0 = never)";
 
     public GlmConf {
         // The record is also built directly (tests, Dataset API): the same checks as parse().
@@ -81,6 +91,8 @@ public record GlmConf(String model, String backend, int threads, int maxContext,
         if (batchSize < 1) throw bad("batchSize", batchSize, "an integer >= 1");
         if (prefillChunk < 0) throw bad("prefillChunk", prefillChunk, "an integer >= 0 (0 = whole prompt)");
         if (!kvCacheType.equals("f32") && !kvCacheType.equals("f16")) throw bad("kvCacheType", kvCacheType, "f32 or f16");
+        if (kvCacheMemory < 0) throw bad("kvCacheMemory", kvCacheMemory, KV_MEMORY_ALLOWED);
+        if (stepTimeoutMillis < 0) throw bad("stepTimeout", stepTimeoutMillis, STEP_TIMEOUT_ALLOWED);
         if (longDocumentPolicy == null) throw bad("longDocumentPolicy", null, "error or truncate");
         if (onError == null) throw bad("onError", null, "null or fail");
         if (model != null && model.isBlank()) model = null;
@@ -120,6 +132,9 @@ public record GlmConf(String model, String backend, int threads, int maxContext,
                 parseNumber(v, "batchSize", Integer::parseInt, "an integer >= 1"),
                 parseNumber(v, "prefillChunk", Integer::parseInt, "an integer >= 0 (0 = whole prompt)"),
                 lower(v.get("kvCacheType")),
+                v.get("kvCacheMemory").equalsIgnoreCase("auto") ? 0
+                        : parseNonNegative(v, "kvCacheMemory", JavaUtils::byteStringAsBytes, KV_MEMORY_ALLOWED),
+                parseNonNegative(v, "stepTimeout", JavaUtils::timeStringAsMs, STEP_TIMEOUT_ALLOWED),
                 parseEnum(v, "longDocumentPolicy", LongDocumentPolicy.class, "error or truncate"),
                 parseEnum(v, "onError", OnError.class, "null or fail"));
     }
@@ -135,7 +150,8 @@ public record GlmConf(String model, String backend, int threads, int maxContext,
 
     /** The engine options for this configuration on a given device (-1 = default). */
     public EngineOptions engineOptions(Path resolvedModel, int device) {
-        return new EngineOptions(resolvedModel, backend, threads, maxContext, kvCacheType, prefillChunk, batchSize, device);
+        return new EngineOptions(resolvedModel, backend, threads, maxContext, kvCacheType, prefillChunk, batchSize, device,
+                kvCacheMemory, stepTimeoutMillis);
     }
 
     /** The default sampling: greedy unless a temperature is set; the seed makes a sampled row reproducible. */
@@ -150,9 +166,16 @@ public record GlmConf(String model, String backend, int threads, int maxContext,
     private static <T> T parseNumber(Map<String, String> v, String name, Function<String, T> parser, String allowed) {
         try {
             return parser.apply(v.get(name));
-        } catch (NumberFormatException e) {
+        } catch (NumberFormatException e) {  // JavaUtils' size and duration parsers throw it too
             throw bad(name, v.get(name), allowed);
         }
+    }
+
+    /** A size or a duration in Spark's notation ("8g", "30min"), named with its raw value when bad. */
+    private static long parseNonNegative(Map<String, String> v, String name, Function<String, Long> parser, String allowed) {
+        long value = parseNumber(v, name, parser, allowed);
+        if (value < 0) throw bad(name, v.get(name), allowed);
+        return value;
     }
 
     private static <E extends Enum<E>> E parseEnum(Map<String, String> v, String name, Class<E> type, String allowed) {

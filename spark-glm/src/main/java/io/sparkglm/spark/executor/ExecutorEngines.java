@@ -30,15 +30,33 @@ public final class ExecutorEngines {
 
     private ExecutorEngines() {}
 
-    /** The engine for these options, loading it (once per JVM) when it is not there yet. */
+    /**
+     * The engine for these options, loading it (once per JVM) when it is not there yet, or again when the one there
+     * has failed: a failed engine is dropped (and closed in the background), so the task Spark retries after an
+     * engine failure gets a fresh one.
+     */
     public static InferenceEngine get(EngineOptions options) {
-        return ENGINES.computeIfAbsent(options, o -> {
+        return ENGINES.compute(options, (o, existing) -> {
+            if (existing != null) {
+                Throwable failure = existing.failure();
+                if (failure == null) return existing;
+                LOG.warn("glm: dropping the failed engine {}; loading a fresh one", o, failure);
+                Thread.ofPlatform().daemon().name("glm-close-failed-engine").start(() -> closeQuietly(o, existing));
+            }
             long start = System.nanoTime();
             InferenceEngine engine = loader.apply(o);
             LOADS.incrementAndGet();
             LOG.info("glm: loaded engine {} in {} ms", o, (System.nanoTime() - start) / 1_000_000);
             return engine;
         });
+    }
+
+    private static void closeQuietly(EngineOptions options, InferenceEngine engine) {
+        try {
+            engine.close();
+        } catch (RuntimeException e) {
+            LOG.warn("glm: closing engine {} failed", options, e);
+        }
     }
 
     /**
@@ -58,12 +76,7 @@ public final class ExecutorEngines {
     public static synchronized void closeAll() {
         for (var key : new ArrayList<>(ENGINES.keySet())) {
             InferenceEngine engine = ENGINES.remove(key);
-            if (engine == null) continue;
-            try {
-                engine.close();
-            } catch (RuntimeException e) {
-                LOG.warn("glm: closing engine {} failed", key, e);
-            }
+            if (engine != null) closeQuietly(key, engine);
         }
         JvmTotals.logSummary();
     }

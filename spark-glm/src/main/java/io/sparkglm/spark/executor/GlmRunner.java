@@ -1,5 +1,6 @@
 package io.sparkglm.spark.executor;
 
+import io.sparkglm.generate.EngineFailedException;
 import io.sparkglm.generate.EngineOptions;
 import io.sparkglm.generate.FinishReason;
 import io.sparkglm.generate.GenerationRequest;
@@ -58,12 +59,27 @@ public final class GlmRunner implements Serializable {
 
     /** Runs one row to completion: metrics counted, on-error policy applied. */
     public GenerationResult run(Prompt prompt, int maxTokens, SamplingParams sampling, List<String> stop) {
-        return finish(submit(prompt, maxTokens, sampling, stop).join());
+        return finish(await(submit(prompt, maxTokens, sampling, stop)));
     }
 
     /**
-     * Queues one row into this JVM's engine and returns at once (the document is fitted first). The future never
-     * fails: an error becomes a result with finish reason ERROR. Pass the result to {@link #finish}.
+     * Waits for a row's future (every engine future completes: results, row errors, or the engine's failure, which
+     * its step watchdog guarantees) and rethrows what failed it as it is: a {@link GlmEngineException} fails the task.
+     */
+    public static <T> T await(CompletableFuture<T> future) {
+        try {
+            return future.join();
+        } catch (CompletionException e) {
+            if (e.getCause() instanceof RuntimeException r) throw r;
+            if (e.getCause() instanceof Error err) throw err;
+            throw e;
+        }
+    }
+
+    /**
+     * Queues one row into this JVM's engine and returns at once (the document is fitted first). A row's own error
+     * becomes a result with finish reason ERROR; the future fails (with {@link GlmEngineException}) only when the
+     * engine itself failed. Pass the result to {@link #finish}.
      */
     public CompletableFuture<GenerationResult> submit(Prompt prompt, int maxTokens, SamplingParams sampling, List<String> stop) {
         return submit(prompt, maxTokens, sampling, stop, null);
@@ -80,6 +96,8 @@ public final class GlmRunner implements Serializable {
             return engine.submit(request)
                     .thenApply(r -> fitted.truncated ? withTruncated(r) : r)
                     .exceptionally(GlmRunner::failure);
+        } catch (EngineFailedException e) {
+            return CompletableFuture.failedFuture(new GlmEngineException(e));
         } catch (RuntimeException e) {
             return CompletableFuture.completedFuture(failure(e));
         }
@@ -102,6 +120,19 @@ public final class GlmRunner implements Serializable {
         } catch (RuntimeException e) {
             return CompletableFuture.failedFuture(e);
         }
+    }
+
+    /** The task-failing exception for an engine failure (anywhere in {@code t}'s causes), or null for a row's own. */
+    public static GlmEngineException engineFailure(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (c instanceof GlmEngineException e) return e;
+            if (c instanceof EngineFailedException e) return new GlmEngineException(e);
+        }
+        return null;
+    }
+
+    private static Throwable unwrap(Throwable t) {
+        return t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
     }
 
     /** The model's tokenizer (loaded once per JVM; no engine). */
@@ -208,8 +239,11 @@ public final class GlmRunner implements Serializable {
                 r.prefillNanos(), r.decodeNanos(), true, r.error());
     }
 
+    /** A row's own failure as an error result; an engine failure is rethrown (it fails the task). */
     private static GenerationResult failure(Throwable t) {
-        Throwable cause = t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
+        GlmEngineException engineFailed = engineFailure(t);
+        if (engineFailed != null) throw engineFailed;
+        Throwable cause = unwrap(t);
         String message = cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
         return new GenerationResult("", new int[0], FinishReason.ERROR, 0, 0, 0, 0, false, message);
     }

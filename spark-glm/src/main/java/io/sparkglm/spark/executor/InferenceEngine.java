@@ -24,6 +24,14 @@ public interface InferenceEngine extends AutoCloseable {
         return CompletableFuture.failedFuture(new UnsupportedOperationException("this engine cannot score continuations"));
     }
 
+    /**
+     * Why this engine stopped working (it completes every request exceptionally with an
+     * {@link io.sparkglm.generate.EngineFailedException}), or null while it works.
+     */
+    default Throwable failure() {
+        return null;
+    }
+
     @Override
     void close();
 
@@ -35,6 +43,7 @@ public interface InferenceEngine extends AutoCloseable {
             @Override public int countTokens(String text) { return engine.countTokens(text); }
             @Override public int contextLength() { return engine.contextLength(); }
             @Override public CompletableFuture<double[]> score(int[] p, List<int[]> c) { return engine.score(p, c); }
+            @Override public Throwable failure() { return engine.failure(); }
             @Override public void close() { engine.close(); }
         };
     }

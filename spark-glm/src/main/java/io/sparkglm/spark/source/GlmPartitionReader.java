@@ -2,6 +2,7 @@ package io.sparkglm.spark.source;
 
 import io.sparkglm.generate.FinishReason;
 import io.sparkglm.generate.GenerationResult;
+import io.sparkglm.spark.executor.GlmRunner;
 import io.sparkglm.spark.sql.Classifier;
 import io.sparkglm.spark.sql.Extractor;
 import java.util.ArrayDeque;
@@ -154,7 +155,7 @@ final class GlmPartitionReader implements PartitionReader<InternalRow> {
         if (task == GlmTask.COUNT_TOKENS) return new Object[] {p.tokens};
         if (task == GlmTask.CLASSIFY) {
             if (p.text == null) return new Object[Classifier.RESULT.size()];
-            Classifier.Outcome outcome = p.classified.join();
+            Classifier.Outcome outcome = GlmRunner.await(p.classified);
             finish(outcome.counted());
             return outcome.resultValues();
         }
@@ -165,11 +166,11 @@ final class GlmPartitionReader implements PartitionReader<InternalRow> {
             r = new GenerationResult("", new int[0], FinishReason.STOP, 0, 0, 0, 0, false, null);
             v[0] = task == GlmTask.EXTRACT ? plan.options().extractor().empty() : UTF8String.fromString("");
         } else if (task == GlmTask.EXTRACT) {
-            Extractor.Extracted extracted = plan.options().extractor().read(p.result.join());
+            Extractor.Extracted extracted = plan.options().extractor().read(GlmRunner.await(p.result));
             r = finish(extracted.result());
             v[0] = extracted.row();
         } else {
-            r = finish(p.result.join());
+            r = finish(GlmRunner.await(p.result));
             v[0] = r.ok() ? UTF8String.fromString(r.text()) : null;
         }
         v[1] = UTF8String.fromString(r.finishReason().sqlName());

@@ -3,6 +3,7 @@ package io.sparkglm.spark.sql;
 import io.sparkglm.constrain.LabelScorer;
 import io.sparkglm.generate.FinishReason;
 import io.sparkglm.generate.GenerationResult;
+import io.sparkglm.spark.executor.GlmEngineException;
 import io.sparkglm.spark.executor.GlmRunner;
 import io.sparkglm.spark.executor.GlmRunner.Prompt;
 import java.util.List;
@@ -67,7 +68,12 @@ public final class Classifier {
             List<String> checked = LabelScorer.checkLabels(labels);
             return runner.score(new Prompt(SYSTEM, instruction(checked), doc),
                             tok -> checked.stream().map(l -> LabelScorer.continuation(tok, l)).toList())
-                    .handle((scores, failure) -> failure == null ? outcome(checked, scores) : new Outcome(null, message(failure)));
+                    .handle((scores, failure) -> {
+                        if (failure == null) return outcome(checked, scores);
+                        GlmEngineException engineFailed = GlmRunner.engineFailure(failure);
+                        if (engineFailed != null) throw engineFailed;     // not this row's problem: fails the task
+                        return new Outcome(null, message(failure));
+                    });
         } catch (IllegalArgumentException e) {
             return CompletableFuture.completedFuture(new Outcome(null, e.getMessage()));
         }

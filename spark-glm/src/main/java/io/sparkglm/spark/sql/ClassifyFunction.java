@@ -39,7 +39,7 @@ final class ClassifyFunction extends GlmFunction<Object> {
     public Object produceResult(InternalRow input) {
         if (input.isNullAt(0) || input.isNullAt(1)) return null;
         String doc = input.getUTF8String(0).toString();
-        Classifier.Outcome outcome = Classifier.classify(runner, doc, labels(input.getArray(1))).join();
+        Classifier.Outcome outcome = GlmRunner.await(Classifier.classify(runner, doc, labels(input.getArray(1))));
         runner.finish(outcome.counted());
         return fullResult ? new GenericInternalRow(outcome.resultValues()) : outcome.label();
     }

@@ -31,7 +31,7 @@ final class ExtractFunction extends GlmFunction<InternalRow> {
         if (input.isNullAt(0)) return null;
         String doc = input.getUTF8String(0).toString();
         if (doc.isBlank()) return extractor.empty();   // nothing to read: all NULL
-        Extractor.Extracted extracted = extractor.read(extractor.submit(runner, doc).join());
+        Extractor.Extracted extracted = extractor.read(GlmRunner.await(extractor.submit(runner, doc)));
         runner.finish(extracted.result());
         return extracted.row();
     }

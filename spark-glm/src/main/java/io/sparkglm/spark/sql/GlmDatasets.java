@@ -105,7 +105,7 @@ public final class GlmDatasets {
                 // As glm_summarize: a blank document gets an empty summary without the engine.
                 GenerationResult r = p.result == null
                         ? new GenerationResult("", new int[0], FinishReason.STOP, 0, 0, 0, 0, false, null)
-                        : runner.finish(p.result.join());
+                        : runner.finish(GlmRunner.await(p.result));
                 values[width] = r.ok() ? r.text() : null;
                 values[width + 1] = r.finishReason().sqlName();
                 values[width + 2] = r.promptTokens();

@@ -19,6 +19,8 @@ class GlmConfTest {
         assertEquals(GlmConf.LongDocumentPolicy.ERROR, c.longDocumentPolicy());
         assertEquals(256, c.maxNewTokens());
         assertEquals(16, c.batchSize());
+        assertEquals(0, c.kvCacheMemory(), "auto");
+        assertEquals(30 * 60_000, c.stepTimeoutMillis());
     }
 
     @Test
@@ -30,11 +32,12 @@ class GlmConfTest {
                 Map.entry("spark.glm.topP", "0.9"), Map.entry("spark.glm.topK", "40"), Map.entry("spark.glm.seed", "-5"),
                 Map.entry("spark.glm.batchSize", "8"), Map.entry("spark.glm.prefillChunk", "128"),
                 Map.entry("spark.glm.kvCacheType", "f16"), Map.entry("spark.glm.longDocumentPolicy", "Truncate"),
+                Map.entry("spark.glm.kvCacheMemory", "6g"), Map.entry("spark.glm.stepTimeout", "90s"),
                 Map.entry("spark.glm.onError", "fail")));
         assertEquals(new GlmConf("/models/x.gguf", "tornado", 3, 4096, 77, 0.7f, 0.9f, 40, -5, 8, 128, "f16",
-                GlmConf.LongDocumentPolicy.TRUNCATE, GlmConf.OnError.FAIL), c);
+                6L << 30, 90_000, GlmConf.LongDocumentPolicy.TRUNCATE, GlmConf.OnError.FAIL), c);
         EngineOptions o = c.engineOptions(Path.of("/models/x.gguf"), 1);
-        assertEquals(new EngineOptions(Path.of("/models/x.gguf"), "tornado", 3, 4096, "f16", 128, 8, 1), o);
+        assertEquals(new EngineOptions(Path.of("/models/x.gguf"), "tornado", 3, 4096, "f16", 128, 8, 1, 6L << 30, 90_000), o);
         assertEquals(0.7f, c.sampling().temperature());
         assertEquals(40, c.sampling().topK());
         assertEquals(-5, c.sampling().seed());
@@ -62,6 +65,10 @@ class GlmConfTest {
         assertBad("longDocumentPolicy", "drop", "error or truncate");
         assertBad("onError", "skip", "null or fail");
         assertBad("seed", "1.5", "integer");
+        assertBad("kvCacheMemory", "lots", "8g");
+        assertBad("kvCacheMemory", "-1g", "8g");
+        assertBad("stepTimeout", "soon", "30min");
+        assertBad("stepTimeout", "-5s", "30min");
     }
 
     private static void assertBad(String key, String value, String allowed) {
