@@ -263,6 +263,18 @@ class HostileFilesTest {
         rejects(heads, "heads \\(4\\) is not a multiple of kvHeads \\(3\\)");
     }
 
+    /** Found by ModelFuzzer: a vocabulary beyond an int (in zero bytes, with zero columns) threw ArithmeticException. */
+    @Test
+    void embeddingWithMoreRowsThanAnInt() throws Exception {
+        Path good = dir.resolve("good.gguf");
+        TinyModels.writeGguf(new TinyModels.Spec(64, 1, 4, 2, 96, 300, 5e6, GgmlType.F32, 1, 512), good, null);
+        byte[] bytes = Files.readAllBytes(good);
+        byte[] name = "token_embd.weight".getBytes(StandardCharsets.UTF_8);
+        int ne = indexOf(bytes, name) + name.length + 4; // past the name and n_dims: ne[0] (columns), ne[1] (rows)
+        ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).putLong(ne, 0).putLong(ne + 8, 1L << 40);
+        rejects(bytes, "tensor token_embd.weight has 1099511627776 rows, more vocabulary entries than an int holds");
+    }
+
     private static int indexOf(byte[] haystack, byte[] needle) {
         return indexOf(haystack, needle, 0);
     }
@@ -326,6 +338,9 @@ class HostileFilesTest {
         Files.writeString(indexed.resolve("model.safetensors.index.json"),
                 "{\"weight_map\": {\"transformer.output_layer.weight\": \"../../etc/passwd\"}}");
         hfRejects(indexed, "expected a shard file name in the same folder");
+        // found by ModelFuzzer: a NUL in a shard name threw InvalidPathException from Path.resolve
+        Files.writeString(indexed.resolve("model.safetensors.index.json"), "{\"weight_map\": {\"x\": \"model\\u0000.safetensors\"}}");
+        hfRejects(indexed, "tensor x maps to \"model\\\\0.safetensors\", which is not a valid file name");
         Files.writeString(indexed.resolve("model.safetensors.index.json"), "{\"weight_map\": {\"x\": \"gone.safetensors\"}}");
         hfRejects(indexed, "shard gone.safetensors .* does not exist");
         Path noWeights = hfFolder(f -> {
@@ -336,6 +351,18 @@ class HostileFilesTest {
             }
         });
         hfRejects(noWeights, "no model.safetensors");
+    }
+
+    /** Found by ModelFuzzer: a layer number beyond an int threw NumberFormatException from the name mapping. */
+    @Test
+    void layerNumbersBeyondAnIntAreRejected() throws Exception {
+        hfRejects(hfFolder(f -> rewriteHeader(f, "\"transformer.output_layer.weight\"", "\"model.layers.2147483648.mlp.down_proj.weight\"")),
+                "model.layers.2147483648.mlp.down_proj.weight has layer number 2147483648, which is out of range");
+        hfRejects(hfFolder(f -> rewriteHeader(f, "\"transformer.output_layer.weight\"",
+                "\"transformer.encoder.layers.99999999999999999999.input_layernorm.weight\"")), "layer number 99999999999999999999");
+        // leading zeros are still a small number: layer 0's norm named twice is a clash, not an overflow
+        hfRejects(hfFolder(f -> rewriteHeader(f, "\"transformer.output_layer.weight\"",
+                "\"transformer.encoder.layers.0000000000000.input_layernorm.weight\"")), "both map to blk.0.attn_norm.weight");
     }
 
     @Test
