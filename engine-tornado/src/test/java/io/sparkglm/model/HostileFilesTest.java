@@ -206,6 +206,33 @@ class HostileFilesTest {
         rejects(new Raw().header(0, 1).str("a").u32(9).u32(8).u64(2).u64(1L << 61).bytes(new byte[16]).done(), "a\\[0\\]: string length 2305843009213693952 runs past the end");
     }
 
+    /**
+     * Found by ModelFuzzer: dense metadata made the parser allocate many times the file (a name string per
+     * array element, a boxed value per number, an int per u8, a String per empty string); now an array costs
+     * about its own bytes, and arrays nested inside arrays are capped.
+     */
+    @Test
+    void denseMetadataAllocatesAboutItsOwnBytes() {
+        var threads = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        int n = 1 << 20;
+        Raw strings = new Raw().header(0, 1).str("s").u32(9).u32(8).u64(n);
+        for (int i = 0; i < n; i++) strings.u64(0);
+        Raw bytes = new Raw().header(0, 1).str("b").u32(9).u32(0).u64(4L * n).bytes(new byte[4 * n]);
+        Raw longs = new Raw().header(0, 1).str("l").u32(9).u32(4).u64(n).bytes(new byte[4 * n]);
+        for (Raw raw : List.of(strings, bytes, longs)) {
+            Path file = write(raw.done());
+            long before = threads.getCurrentThreadAllocatedBytes();
+            try (GgufFile g = GgufFile.open(file)) {
+                assertEquals(raw == bytes ? 4 * n : n, ((List<?>) g.metadata().values().iterator().next()).size());
+            }
+            long allocated = threads.getCurrentThreadAllocatedBytes() - before;
+            assertTrue(allocated < raw.out.size() + (1 << 20), allocated + " bytes allocated for a file of " + raw.out.size());
+        }
+        Raw nested = new Raw().header(0, 1).str("n").u32(9).u32(9).u64(GgufFile.MAX_NESTED_ARRAYS + 1);
+        for (int i = 0; i <= GgufFile.MAX_NESTED_ARRAYS; i++) nested.u32(4).u64(0);
+        rejects(nested.done(), "metadata n: more than 16384 nested arrays in the file");
+    }
+
     @Test
     void badTypesAndStructure() {
         rejects(new Raw().u32(0x12345678).u32(3).u64(0).u64(0).done(), "not a GGUF file");
