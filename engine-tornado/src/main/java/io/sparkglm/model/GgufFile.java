@@ -69,7 +69,7 @@ public final class GgufFile implements AutoCloseable {
         Map<String, Object> values = new LinkedHashMap<>();
         Map<String, GgufValueType> valueTypes = new LinkedHashMap<>();
         for (long i = 0; i < kvCount; i++) {
-            String key = in.string("metadata key #", null, i, false);
+            String key = in.string("metadata key", null, i, false);
             int typeId = in.i32("type of ", key);
             GgufValueType type = GgufValueType.byId(typeId);
             if (type == null) throw in.error("metadata " + key + " has unknown value type id " + Integer.toUnsignedString(typeId));
