@@ -84,7 +84,12 @@ public final class GgufCheckpoint implements Checkpoint {
             throw new ModelFormatException(gguf.path() + ": tensor token_embd.weight has shape "
                     + java.util.Arrays.toString(embedding.shape()) + ", expected [vocab, " + hidden + "]");
         }
-        int vocab = Math.toIntExact(embedding.shape()[0]);
+        long rows = embedding.shape()[0];
+        if (rows > Integer.MAX_VALUE) { // a zero column count lets a file claim any row count in no bytes
+            throw new ModelFormatException(gguf.path() + ": tensor token_embd.weight has " + rows
+                    + " rows, more vocabulary entries than an int holds");
+        }
+        int vocab = (int) rows;
         boolean qkvBias = tensors.containsKey("blk.0.attn_qkv.bias") || tensors.containsKey("blk.0.attn_q.bias");
         // llama.cpp's default base when the key is absent
         double ropeBase = gguf.get(p + "rope.freq_base").isPresent() ? gguf.getFloat(p + "rope.freq_base") : 10000.0;

@@ -34,6 +34,8 @@ public final class GgufFile implements AutoCloseable {
     private static final int MAGIC = 0x46554747; // "GGUF" read as a little-endian u32
     private static final int MAX_DIMS = 4;
     private static final int MAX_ARRAY_NESTING = 8;
+    /** Arrays inside arrays, in the whole file: no real model has any; each costs an object beyond its bytes. */
+    static final int MAX_NESTED_ARRAYS = 1 << 14;
     private static final int DEFAULT_ALIGNMENT = 32;
 
     private final Path path;
@@ -67,8 +69,8 @@ public final class GgufFile implements AutoCloseable {
         Map<String, Object> values = new LinkedHashMap<>();
         Map<String, GgufValueType> valueTypes = new LinkedHashMap<>();
         for (long i = 0; i < kvCount; i++) {
-            String key = in.string("metadata key #" + i);
-            int typeId = in.i32("type of " + key);
+            String key = in.string("metadata key", null, i, false);
+            int typeId = in.i32("type of ", key);
             GgufValueType type = GgufValueType.byId(typeId);
             if (type == null) throw in.error("metadata " + key + " has unknown value type id " + Integer.toUnsignedString(typeId));
             Object value = in.value(type, key, 0);
@@ -275,9 +277,14 @@ public final class GgufFile implements AutoCloseable {
         private static final ValueLayout.OfLong I64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
         private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
+        private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+        private static final ValueLayout.OfDouble F64 = ValueLayout.JAVA_DOUBLE_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
         private final MemorySegment seg;
         private final Path path;
+        private final byte[] scratch = new byte[256];
         private long pos;
+        private int nestedArrays;
 
         Reader(MemorySegment seg, Path path) {
             this.seg = seg;
@@ -292,22 +299,42 @@ public final class GgufFile implements AutoCloseable {
             return new ModelFormatException(path + ": " + message);
         }
 
+        /**
+         * What a read is for, put together only when it fails (a string per read would cost more than the
+         * values it reads): {@code what + subject}, then {@code #index} or, for an array element, {@code [index]}.
+         */
+        private static String label(String what, String subject, long index, boolean element) {
+            return what + (subject == null ? "" : subject) + (index < 0 ? "" : element ? "[" + index + "]" : " #" + index);
+        }
+
         private void need(long bytes, String what) {
+            need(bytes, what, null);
+        }
+
+        private void need(long bytes, String what, String subject) {
             if (bytes < 0 || bytes > remaining()) {
-                throw error("truncated: " + what + " needs " + bytes + " bytes at offset " + pos + ", but the file has "
+                throw error("truncated: " + label(what, subject, -1, false) + " needs " + bytes + " bytes at offset " + pos + ", but the file has "
                         + seg.byteSize() + " bytes");
             }
         }
 
         int i32(String what) {
-            need(4, what);
+            return i32(what, null);
+        }
+
+        int i32(String what, String subject) {
+            need(4, what, subject);
             int v = seg.get(I32, pos);
             pos += 4;
             return v;
         }
 
         long i64(String what) {
-            need(8, what);
+            return i64(what, null);
+        }
+
+        long i64(String what, String subject) {
+            need(8, what, subject);
             long v = seg.get(I64, pos);
             pos += 8;
             return v;
@@ -325,23 +352,41 @@ public final class GgufFile implements AutoCloseable {
         }
 
         String string(String what) {
-            long len = i64("length of " + what);
-            if (len < 0 || len > remaining()) {
-                throw error(what + ": string length " + Long.toUnsignedString(len) + " runs past the end of the file ("
-                        + remaining() + " bytes left at offset " + pos + ")");
+            return string(what, null, -1, false);
+        }
+
+        String string(String what, String subject, long index, boolean element) {
+            int len = stringLength(what, subject, index, element);
+            if (len == 0) return "";
+            String s;
+            if (len <= scratch.length) {
+                MemorySegment.copy(seg, ValueLayout.JAVA_BYTE, pos, scratch, 0, len);
+                s = new String(scratch, 0, len, StandardCharsets.UTF_8);
+            } else {
+                s = new String(seg.asSlice(pos, len).toArray(ValueLayout.JAVA_BYTE), StandardCharsets.UTF_8);
             }
-            if (len > Integer.MAX_VALUE - 16) throw error(what + ": string length " + len + " is too long");
-            byte[] bytes = seg.asSlice(pos, len).toArray(ValueLayout.JAVA_BYTE);
             pos += len;
-            return new String(bytes, StandardCharsets.UTF_8);
+            return s;
+        }
+
+        /** Reads a string's u64 length and checks it against the file. */
+        private int stringLength(String what, String subject, long index, boolean element) {
+            if (8 > remaining()) need(8, "length of " + label(what, subject, index, element));
+            long len = i64("length");
+            if (len < 0 || len > remaining()) {
+                throw error(label(what, subject, index, element) + ": string length " + Long.toUnsignedString(len)
+                        + " runs past the end of the file (" + remaining() + " bytes left at offset " + pos + ")");
+            }
+            if (len > Integer.MAX_VALUE - 16) throw error(label(what, subject, index, element) + ": string length " + len + " is too long");
+            return (int) len;
         }
 
         Object value(GgufValueType type, String key, int depth) {
             return switch (type) {
-                case UINT8 -> { need(1, key); yield Byte.toUnsignedInt(seg.get(ValueLayout.JAVA_BYTE, pos++)); }
-                case INT8 -> { need(1, key); yield (int) seg.get(ValueLayout.JAVA_BYTE, pos++); }
-                case UINT16 -> { need(2, key); int v = Short.toUnsignedInt(seg.get(I16, pos)); pos += 2; yield v; }
-                case INT16 -> { need(2, key); int v = seg.get(I16, pos); pos += 2; yield v; }
+                case UINT8 -> Byte.toUnsignedInt(i8(key));
+                case INT8 -> (int) i8(key);
+                case UINT16 -> Short.toUnsignedInt(i16(key));
+                case INT16 -> (int) i16(key);
                 case UINT32 -> Integer.toUnsignedLong(i32(key));
                 case INT32 -> i32(key);
                 case FLOAT32 -> Float.intBitsToFloat(i32(key));
@@ -353,19 +398,37 @@ public final class GgufFile implements AutoCloseable {
             };
         }
 
+        private byte i8(String what) {
+            need(1, what);
+            return seg.get(ValueLayout.JAVA_BYTE, pos++);
+        }
+
+        private short i16(String what) {
+            need(2, what);
+            short v = seg.get(I16, pos);
+            pos += 2;
+            return v;
+        }
+
         private boolean bool(String key) {
-            need(1, key);
-            byte b = seg.get(ValueLayout.JAVA_BYTE, pos++);
+            byte b = i8(key);
             if (b != 0 && b != 1) throw error("metadata " + key + ": bool byte is " + b + ", expected 0 or 1");
             return b == 1;
         }
 
+        /**
+         * An array, stored as compactly as the file holds it (see {@link GgufArray}): what it allocates is bounded
+         * by its bytes in the file, plus a fixed cost per nested array, of which a file may have {@link #MAX_NESTED_ARRAYS}.
+         */
         private GgufArray array(String key, int depth) {
             if (depth >= MAX_ARRAY_NESTING) throw error("metadata " + key + ": arrays nested deeper than " + MAX_ARRAY_NESTING);
-            int typeId = i32("element type of " + key);
+            if (depth > 0 && ++nestedArrays > MAX_NESTED_ARRAYS) {
+                throw error("metadata " + key + ": more than " + MAX_NESTED_ARRAYS + " nested arrays in the file");
+            }
+            int typeId = i32("element type of ", key);
             GgufValueType type = GgufValueType.byId(typeId);
             if (type == null) throw error("metadata " + key + ": unknown array element type id " + Integer.toUnsignedString(typeId));
-            long n = i64("length of array " + key);
+            long n = i64("length of array ", key);
             long fits = remaining() / type.minBytes();
             if (n < 0 || n > fits) {
                 throw error("metadata " + key + ": array length " + Long.toUnsignedString(n) + " of " + type
@@ -374,55 +437,72 @@ public final class GgufFile implements AutoCloseable {
             if (n > Integer.MAX_VALUE - 16) throw error("metadata " + key + ": array length " + n + " is too long");
             int size = (int) n;
             Object storage = switch (type) {
-                case UINT8, INT8, UINT16, INT16, INT32 -> {
-                    int[] a = new int[size];
-                    for (int i = 0; i < size; i++) a[i] = (Integer) value(type, key, depth);
-                    yield a;
-                }
-                case UINT32, UINT64, INT64 -> {
-                    long[] a = new long[size];
-                    for (int i = 0; i < size; i++) a[i] = (Long) value(type, key, depth);
-                    yield a;
-                }
-                case FLOAT32 -> {
-                    float[] a = new float[size];
-                    for (int i = 0; i < size; i++) a[i] = Float.intBitsToFloat(i32(key));
-                    yield a;
-                }
-                case FLOAT64 -> {
-                    double[] a = new double[size];
-                    for (int i = 0; i < size; i++) a[i] = Double.longBitsToDouble(i64(key));
-                    yield a;
-                }
+                case UINT8, INT8 -> copy(ValueLayout.JAVA_BYTE, new byte[size]);
+                case UINT16, INT16 -> copy(I16, new short[size]);
+                case UINT32, INT32 -> copy(I32, new int[size]);
+                case UINT64, INT64 -> copy(I64, new long[size]);
+                case FLOAT32 -> copy(F32, new float[size]);
+                case FLOAT64 -> copy(F64, new double[size]);
                 case BOOL -> {
                     boolean[] a = new boolean[size];
                     for (int i = 0; i < size; i++) a[i] = bool(key);
                     yield a;
                 }
-                case STRING -> {
-                    String[] a = new String[size];
-                    for (int i = 0; i < size; i++) a[i] = string(key + "[" + i + "]");
-                    yield a;
-                }
+                case STRING -> strings(key, size);
                 case ARRAY -> {
-                    Object[] a = new Object[size];
-                    for (int i = 0; i < size; i++) a[i] = array(key + "[" + i + "]", depth + 1);
+                    // grown as elements parse: a lying length at each level of nesting must not allocate up front
+                    GgufArray[] a = new GgufArray[Math.min(size, 64)];
+                    for (int i = 0; i < size; i++) {
+                        if (i == a.length) a = java.util.Arrays.copyOf(a, (int) Math.min(size, 2L * a.length));
+                        a[i] = array(key, depth + 1); // no per-element name: it would cost more than the element
+                    }
                     yield a;
                 }
             };
             return new GgufArray(type, storage, size);
         }
 
+        /** Fills {@code array} from the file at the cursor (the caller checked that the bytes are there). */
+        private <A> A copy(ValueLayout layout, A array) {
+            int n = java.lang.reflect.Array.getLength(array);
+            if (n > 0) MemorySegment.copy(seg, layout, pos, array, 0, n);
+            pos += n * layout.byteSize();
+            return array;
+        }
+
+        /** {@code n} strings as one UTF-8 blob: a first pass checks the lengths, a second copies the bytes. */
+        private GgufArray.Strings strings(String key, int n) {
+            long start = pos, total = 0;
+            for (int i = 0; i < n; i++) {
+                int len = stringLength(key, null, i, true);
+                total += len;
+                pos += len;
+            }
+            if (total > Integer.MAX_VALUE - 16) throw error("metadata " + key + ": " + total + " bytes of strings is too long");
+            byte[] utf8 = new byte[(int) total];
+            int[] ends = new int[n];
+            pos = start;
+            int at = 0;
+            for (int i = 0; i < n; i++) {
+                int len = (int) seg.get(I64, pos);
+                MemorySegment.copy(seg, ValueLayout.JAVA_BYTE, pos + 8, utf8, at, len);
+                at += len;
+                ends[i] = at;
+                pos += 8 + len;
+            }
+            return new GgufArray.Strings(utf8, ends);
+        }
+
         GgufTensorInfo tensorInfo(long index, int alignment) {
-            String name = string("name of tensor #" + index);
-            int nDims = i32("dims of tensor " + name);
+            String name = string("name of tensor", null, index, false);
+            int nDims = i32("dims of tensor ", name);
             if (nDims < 1 || nDims > MAX_DIMS) {
                 throw error("tensor " + name + " has " + Integer.toUnsignedString(nDims) + " dimensions; GGUF allows 1 to " + MAX_DIMS);
             }
             long[] ne = new long[nDims];
             long elements = 1;
             for (int d = 0; d < nDims; d++) {
-                ne[d] = i64("dimension " + d + " of tensor " + name);
+                ne[d] = i64(d == 0 ? "dimension 0 of tensor " : "a dimension of tensor ", name);
                 if (ne[d] < 0) throw error("tensor " + name + " has negative dimension " + Long.toUnsignedString(ne[d]));
                 try {
                     elements = Math.multiplyExact(elements, ne[d]);
@@ -430,7 +510,7 @@ public final class GgufFile implements AutoCloseable {
                     throw error("tensor " + name + ": the element count of dimensions " + java.util.Arrays.toString(ne) + " overflows");
                 }
             }
-            int typeId = i32("type of tensor " + name);
+            int typeId = i32("type of tensor ", name);
             GgmlType type = GgmlType.byId(typeId);
             if (type == null) {
                 throw error("tensor " + name + " has unsupported ggml type id " + Integer.toUnsignedString(typeId)
@@ -440,7 +520,7 @@ public final class GgufFile implements AutoCloseable {
                 throw error("tensor " + name + ": row length " + ne[0] + " is not a multiple of the " + type
                         + " block size " + type.blockSize());
             }
-            long offset = i64("offset of tensor " + name);
+            long offset = i64("offset of tensor ", name);
             if (offset < 0) throw error("tensor " + name + " has offset " + Long.toUnsignedString(offset) + ", beyond the file");
             if (offset % alignment != 0) {
                 throw error("tensor " + name + " has offset " + offset + ", not a multiple of the alignment " + alignment);

@@ -100,7 +100,14 @@ public final class HfCheckpoint implements Checkpoint {
                     throw new ModelFormatException(index + ": tensor " + e.getKey() + " maps to \"" + e.getValue()
                             + "\", expected a shard file name in the same folder");
                 }
-                Path shard = folder.resolve(file);
+                Path shard;
+                try {
+                    if (file.chars().anyMatch(Character::isISOControl)) throw new java.nio.file.InvalidPathException(file, "control character");
+                    shard = folder.resolve(file);
+                } catch (java.nio.file.InvalidPathException ex) {
+                    throw new ModelFormatException(index + ": tensor " + e.getKey() + " maps to \"" + file.replace("\0", "\\0")
+                            + "\", which is not a valid file name (" + ex.getReason() + ")");
+                }
                 if (!Files.isRegularFile(shard)) {
                     throw new ModelFormatException(index + ": shard " + file + " (holding " + e.getKey() + ") does not exist");
                 }
@@ -177,9 +184,18 @@ public final class HfCheckpoint implements Checkpoint {
             if (m.matches()) {
                 @SuppressWarnings("unchecked")
                 String suffix = ((Map<String, String>) rule[1]).get(m.group(2));
-                if (suffix != null) return "blk." + Integer.parseInt(m.group(1)) + "." + suffix;
+                if (suffix != null) return "blk." + layerIndex(hfName, m.group(1)) + "." + suffix;
             }
         }
         throw new ModelFormatException("tensor " + hfName + " is not part of a GLM-4 checkpoint (unknown name)");
+    }
+
+    /** The layer number of a tensor name; digits beyond an int are a hostile name, not a NumberFormatException. */
+    private static int layerIndex(String hfName, String digits) {
+        String significant = digits.replaceFirst("^0+(?=.)", "");
+        if (significant.length() > 9) {
+            throw new ModelFormatException("tensor " + hfName + " has layer number " + digits + ", which is out of range");
+        }
+        return Integer.parseInt(significant);
     }
 }

@@ -192,6 +192,11 @@ public final class GlmTokenizer {
         if (!pre.equals("chatglm-bpe") && !pre.equals("chatglm4")) {
             throw new ModelFormatException(where + "tokenizer.ggml.pre is \"" + pre + "\", expected \"chatglm-bpe\" (GLM-4's pre-tokenizer)");
         }
+        // the counts agree before any string is decoded: a hostile file must not make us build a vocabulary to reject
+        if (gguf.get("tokenizer.ggml.tokens").orElse(null) instanceof List<?> t
+                && gguf.get("tokenizer.ggml.token_type").orElse(null) instanceof List<?> tt && t.size() != tt.size()) {
+            throw new ModelFormatException(where + "token_type has " + tt.size() + " entries for " + t.size() + " tokens");
+        }
         List<String> tokens = gguf.getStringList("tokenizer.ggml.tokens");
         int[] types = gguf.get("tokenizer.ggml.token_type").isPresent() ? gguf.getIntArray("tokenizer.ggml.token_type") : null;
         if (types != null && types.length != tokens.size()) {

@@ -206,6 +206,33 @@ class HostileFilesTest {
         rejects(new Raw().header(0, 1).str("a").u32(9).u32(8).u64(2).u64(1L << 61).bytes(new byte[16]).done(), "a\\[0\\]: string length 2305843009213693952 runs past the end");
     }
 
+    /**
+     * Found by ModelFuzzer: dense metadata made the parser allocate many times the file (a name string per
+     * array element, a boxed value per number, an int per u8, a String per empty string); now an array costs
+     * about its own bytes, and arrays nested inside arrays are capped.
+     */
+    @Test
+    void denseMetadataAllocatesAboutItsOwnBytes() {
+        var threads = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        int n = 1 << 20;
+        Raw strings = new Raw().header(0, 1).str("s").u32(9).u32(8).u64(n);
+        for (int i = 0; i < n; i++) strings.u64(0);
+        Raw bytes = new Raw().header(0, 1).str("b").u32(9).u32(0).u64(4L * n).bytes(new byte[4 * n]);
+        Raw longs = new Raw().header(0, 1).str("l").u32(9).u32(4).u64(n).bytes(new byte[4 * n]);
+        for (Raw raw : List.of(strings, bytes, longs)) {
+            Path file = write(raw.done());
+            long before = threads.getCurrentThreadAllocatedBytes();
+            try (GgufFile g = GgufFile.open(file)) {
+                assertEquals(raw == bytes ? 4 * n : n, ((List<?>) g.metadata().values().iterator().next()).size());
+            }
+            long allocated = threads.getCurrentThreadAllocatedBytes() - before;
+            assertTrue(allocated < raw.out.size() + (1 << 20), allocated + " bytes allocated for a file of " + raw.out.size());
+        }
+        Raw nested = new Raw().header(0, 1).str("n").u32(9).u32(9).u64(GgufFile.MAX_NESTED_ARRAYS + 1);
+        for (int i = 0; i <= GgufFile.MAX_NESTED_ARRAYS; i++) nested.u32(4).u64(0);
+        rejects(nested.done(), "metadata n: more than 16384 nested arrays in the file");
+    }
+
     @Test
     void badTypesAndStructure() {
         rejects(new Raw().u32(0x12345678).u32(3).u64(0).u64(0).done(), "not a GGUF file");
@@ -261,6 +288,18 @@ class HostileFilesTest {
         byte[] kvKey = "chatglm.attention.head_count_kv".getBytes(StandardCharsets.UTF_8);
         ByteBuffer.wrap(heads).order(ByteOrder.LITTLE_ENDIAN).putInt(indexOf(heads, kvKey) + kvKey.length + 4, 3);
         rejects(heads, "heads \\(4\\) is not a multiple of kvHeads \\(3\\)");
+    }
+
+    /** Found by ModelFuzzer: a vocabulary beyond an int (in zero bytes, with zero columns) threw ArithmeticException. */
+    @Test
+    void embeddingWithMoreRowsThanAnInt() throws Exception {
+        Path good = dir.resolve("good.gguf");
+        TinyModels.writeGguf(new TinyModels.Spec(64, 1, 4, 2, 96, 300, 5e6, GgmlType.F32, 1, 512), good, null);
+        byte[] bytes = Files.readAllBytes(good);
+        byte[] name = "token_embd.weight".getBytes(StandardCharsets.UTF_8);
+        int ne = indexOf(bytes, name) + name.length + 4; // past the name and n_dims: ne[0] (columns), ne[1] (rows)
+        ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).putLong(ne, 0).putLong(ne + 8, 1L << 40);
+        rejects(bytes, "tensor token_embd.weight has 1099511627776 rows, more vocabulary entries than an int holds");
     }
 
     private static int indexOf(byte[] haystack, byte[] needle) {
@@ -326,6 +365,9 @@ class HostileFilesTest {
         Files.writeString(indexed.resolve("model.safetensors.index.json"),
                 "{\"weight_map\": {\"transformer.output_layer.weight\": \"../../etc/passwd\"}}");
         hfRejects(indexed, "expected a shard file name in the same folder");
+        // found by ModelFuzzer: a NUL in a shard name threw InvalidPathException from Path.resolve
+        Files.writeString(indexed.resolve("model.safetensors.index.json"), "{\"weight_map\": {\"x\": \"model\\u0000.safetensors\"}}");
+        hfRejects(indexed, "tensor x maps to \"model\\\\0.safetensors\", which is not a valid file name");
         Files.writeString(indexed.resolve("model.safetensors.index.json"), "{\"weight_map\": {\"x\": \"gone.safetensors\"}}");
         hfRejects(indexed, "shard gone.safetensors .* does not exist");
         Path noWeights = hfFolder(f -> {
@@ -336,6 +378,18 @@ class HostileFilesTest {
             }
         });
         hfRejects(noWeights, "no model.safetensors");
+    }
+
+    /** Found by ModelFuzzer: a layer number beyond an int threw NumberFormatException from the name mapping. */
+    @Test
+    void layerNumbersBeyondAnIntAreRejected() throws Exception {
+        hfRejects(hfFolder(f -> rewriteHeader(f, "\"transformer.output_layer.weight\"", "\"model.layers.2147483648.mlp.down_proj.weight\"")),
+                "model.layers.2147483648.mlp.down_proj.weight has layer number 2147483648, which is out of range");
+        hfRejects(hfFolder(f -> rewriteHeader(f, "\"transformer.output_layer.weight\"",
+                "\"transformer.encoder.layers.99999999999999999999.input_layernorm.weight\"")), "layer number 99999999999999999999");
+        // leading zeros are still a small number: layer 0's norm named twice is a clash, not an overflow
+        hfRejects(hfFolder(f -> rewriteHeader(f, "\"transformer.output_layer.weight\"",
+                "\"transformer.encoder.layers.0000000000000.input_layernorm.weight\"")), "both map to blk.0.attn_norm.weight");
     }
 
     @Test
