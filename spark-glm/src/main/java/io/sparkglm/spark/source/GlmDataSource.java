@@ -1,14 +1,13 @@
 package io.sparkglm.spark.source;
 
+import io.sparkglm.spark.conf.SessionSettings;
 import java.util.Map;
 import org.apache.spark.sql.connector.catalog.Table;
 import org.apache.spark.sql.connector.catalog.TableProvider;
 import org.apache.spark.sql.connector.expressions.Transform;
-import org.apache.spark.sql.internal.SQLConf;
 import org.apache.spark.sql.sources.DataSourceRegister;
 import org.apache.spark.sql.types.StructType;
 import org.apache.spark.sql.util.CaseInsensitiveStringMap;
-import scala.jdk.javaapi.CollectionConverters;
 
 /**
  * {@code format("glm")}: Parquet documents in, the model's results out, one row per document.
@@ -44,8 +43,7 @@ public final class GlmDataSource implements TableProvider, DataSourceRegister {
 
     private GlmTable table(Map<String, String> options) {
         if (table == null || !options.equals(tableOptions)) {
-            Map<String, String> session = CollectionConverters.asJava(SQLConf.get().getAllConfs());
-            table = GlmTable.create(GlmSourceOptions.parse(options, session));
+            table = GlmTable.create(GlmSourceOptions.parse(options, SessionSettings.current()));
             tableOptions = Map.copyOf(options);
         }
         return table;
