@@ -18,7 +18,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * The glm_* functions inside views and CTEs (issue 13). Spark analyzes a view under the SQL conf captured when it
+ * The glm_* functions inside views, CTEs and cached relations (issue 13). Spark analyzes a view under the SQL conf captured when it
  * was created, which never holds spark.glm.*: the functions must take their settings from the session running the
  * query. Each test sets spark.glm.seed after creating its view and checks the scripted engine's answer carries that
  * seed: the session at query time wins.
@@ -107,6 +107,37 @@ class ViewsSqlTest {
         assertSeed(42, texts(spark.sql("SELECT id, s FROM cv")));
         int before = engine.get().requests.size();
         assertExtracted(spark.sql("SELECT r FROM cv"), "r", before);
+    }
+
+    @Test
+    void cachedViewsAndTablesRunTheModelOnce() {
+        spark.conf().set("spark.glm.seed", "42");
+        try {
+            spark.sql("CACHE TABLE ct AS SELECT id, glm_summarize_result(text) AS s FROM " + DOCS);
+            assertSeed(42, texts(spark.sql("SELECT * FROM ct")));
+            assertSeed(42, texts(spark.sql("SELECT * FROM ct")));
+            assertEquals(2, engine.get().requests.size(), "CACHE TABLE ... AS ran the model once per row, then reads the cache");
+
+            spark.sql("CREATE OR REPLACE TEMPORARY VIEW cached_view AS SELECT id, glm_extract(text, 'vendor STRING') AS r FROM "
+                    + DOCS);
+            spark.sql("CACHE TABLE cached_view");
+            assertExtracted(spark.table("cached_view"), "r", 2);
+            spark.table("cached_view").collectAsList();
+            assertEquals(4, engine.get().requests.size(), "the cached view ran once");
+
+            Dataset<Row> df = spark.sql("SELECT * FROM ct").join(spark.table("cached_view"), "id")
+                    .selectExpr("id", "glm_summarize(concat(s.text, ' again')) AS t", "r");
+            df.cache();
+            spark.conf().set("spark.glm.seed", "9");
+            // a DataFrame is analyzed once, when it is built: its functions keep the settings of that moment
+            assertSeed(42, texts(df));
+            assertSeed(42, texts(df));
+            assertEquals(6, engine.get().requests.size(), "df.cache(): two more rows, run once");
+        } finally {
+            spark.sql("UNCACHE TABLE IF EXISTS ct");
+            spark.sql("UNCACHE TABLE IF EXISTS cached_view");
+            spark.catalog().clearCache();
+        }
     }
 
     @Test
