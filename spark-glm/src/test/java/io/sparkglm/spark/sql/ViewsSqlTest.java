@@ -6,6 +6,7 @@ import io.sparkglm.spark.executor.ExecutorEngines;
 import io.sparkglm.spark.testing.ScriptedEngine;
 import io.sparkglm.spark.testing.SharedSpark;
 import io.sparkglm.testing.SharedFiles;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
 import org.apache.spark.sql.Dataset;
@@ -16,12 +17,14 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The glm_* functions inside views, CTEs and cached relations (issue 13). Spark analyzes a view under the SQL conf captured when it
- * was created, which never holds spark.glm.*: the functions must take their settings from the session running the
- * query. Each test sets spark.glm.seed after creating its view and checks the scripted engine's answer carries that
- * seed: the session at query time wins.
+ * The glm_* functions and format("glm") inside views, CTEs and cached relations (issue 13). Spark analyzes a view
+ * under the SQL conf captured when it was created, which never holds spark.glm.*: the functions and the source
+ * must take their settings from the session running the query. Each test sets spark.glm.seed after creating
+ * its view and checks the scripted engine's answer carries that seed: the session at query time wins (a DataFrame
+ * built with the functions is analyzed once, when built, and keeps the settings of that moment).
  */
 class ViewsSqlTest {
 
@@ -34,6 +37,7 @@ class ViewsSqlTest {
 
     private final SparkSession spark = SharedSpark.session();
     private final AtomicReference<ScriptedEngine> engine = new AtomicReference<>();
+    @TempDir static Path dir;
 
     @BeforeEach
     void scriptTheEngine() {
@@ -152,6 +156,33 @@ class ViewsSqlTest {
             assertExtracted(spark.sql("SELECT r FROM default.glm_persistent"), "r", 0);
         } finally {
             spark.sql("DROP VIEW IF EXISTS default.glm_persistent");
+        }
+    }
+
+    @Test
+    void glmSourceInTemporaryAndPersistentViews() {
+        String docs = dir.resolve("docs").toString();
+        spark.sql("SELECT id, text FROM " + DOCS).coalesce(1).write().mode("overwrite").parquet(docs);
+        String options = " OPTIONS (path '" + docs + "', textColumn 'text', task 'summarize')";
+
+        // the table is built when the view is created; the settings are the session's when a query runs
+        spark.sql("CREATE OR REPLACE TEMPORARY VIEW source_view USING glm" + options);
+        spark.conf().set("spark.glm.seed", "42");
+        assertSeed(42, texts(spark.sql("SELECT id, summary FROM source_view")));
+        spark.sql("CREATE OR REPLACE TEMPORARY VIEW over_source AS SELECT id, summary FROM source_view");
+        spark.conf().set("spark.glm.seed", "43");
+        assertSeed(43, texts(spark.sql("SELECT * FROM over_source")));
+
+        // a table in the default (in-memory) catalog, and a persistent view over it
+        spark.sql("CREATE TABLE default.glm_docs USING glm" + options);
+        try {
+            spark.sql("CREATE OR REPLACE VIEW default.glm_docs_view AS SELECT id, summary FROM default.glm_docs");
+            assertSeed(43, texts(spark.sql("SELECT id, summary FROM default.glm_docs")));
+            spark.conf().set("spark.glm.seed", "44");
+            assertSeed(44, texts(spark.sql("SELECT * FROM default.glm_docs_view")));
+        } finally {
+            spark.sql("DROP VIEW IF EXISTS default.glm_docs_view");
+            spark.sql("DROP TABLE IF EXISTS default.glm_docs");
         }
     }
 }
