@@ -1,14 +1,17 @@
 package io.sparkglm.spark.source;
 
+import io.sparkglm.spark.conf.SessionSettings;
+import java.util.HashMap;
+import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import org.apache.spark.sql.connector.catalog.Table;
+import org.apache.spark.sql.connector.catalog.TableCatalog;
 import org.apache.spark.sql.connector.catalog.TableProvider;
 import org.apache.spark.sql.connector.expressions.Transform;
-import org.apache.spark.sql.internal.SQLConf;
 import org.apache.spark.sql.sources.DataSourceRegister;
 import org.apache.spark.sql.types.StructType;
 import org.apache.spark.sql.util.CaseInsensitiveStringMap;
-import scala.jdk.javaapi.CollectionConverters;
 
 /**
  * {@code format("glm")}: Parquet documents in, the model's results out, one row per document.
@@ -42,10 +45,22 @@ public final class GlmDataSource implements TableProvider, DataSourceRegister {
         return table(properties);
     }
 
-    private GlmTable table(Map<String, String> options) {
+    /**
+     * The catalog's own table properties: a table in the session catalog ({@code CREATE TABLE t USING glm OPTIONS
+     * (...)}) reaches the source with them and with each option repeated as {@code option.<name>}.
+     */
+    private static final Set<String> CATALOG_PROPERTIES = Set.of(TableCatalog.PROP_LOCATION,
+            TableCatalog.PROP_IS_MANAGED_LOCATION, TableCatalog.PROP_EXTERNAL, TableCatalog.PROP_TABLE_TYPE,
+            TableCatalog.PROP_COMMENT, TableCatalog.PROP_COLLATION, TableCatalog.PROP_PROVIDER, TableCatalog.PROP_OWNER);
+
+    private GlmTable table(Map<String, String> given) {
+        Map<String, String> options = new HashMap<>();
+        given.forEach((k, v) -> {
+            String key = k.toLowerCase(Locale.ROOT);
+            if (!CATALOG_PROPERTIES.contains(key) && !key.startsWith(TableCatalog.OPTION_PREFIX)) options.put(k, v);
+        });
         if (table == null || !options.equals(tableOptions)) {
-            Map<String, String> session = CollectionConverters.asJava(SQLConf.get().getAllConfs());
-            table = GlmTable.create(GlmSourceOptions.parse(options, session));
+            table = GlmTable.create(options, GlmSourceOptions.parse(options, SessionSettings.current()));
             tableOptions = Map.copyOf(options);
         }
         return table;

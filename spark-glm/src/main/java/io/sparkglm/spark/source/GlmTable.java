@@ -1,6 +1,8 @@
 package io.sparkglm.spark.source;
 
+import io.sparkglm.spark.conf.SessionSettings;
 import java.util.Arrays;
+import java.util.Map;
 import java.util.Set;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.spark.sql.SparkSession;
@@ -18,13 +20,16 @@ import org.apache.spark.sql.util.CaseInsensitiveStringMap;
  */
 public final class GlmTable implements SupportsRead {
 
+    private final Map<String, String> rawOptions; // as given: parsed again over the session of each query
     private final GlmSourceOptions options;
     private final ParquetInput input;
     private final String textColumn; // as spelled in the files
     private final String idColumn;
     private final StructType schema;
 
-    private GlmTable(GlmSourceOptions options, ParquetInput input, String textColumn, String idColumn) {
+    private GlmTable(Map<String, String> rawOptions, GlmSourceOptions options, ParquetInput input, String textColumn,
+                     String idColumn) {
+        this.rawOptions = Map.copyOf(rawOptions);
         this.options = options;
         this.input = input;
         this.textColumn = textColumn;
@@ -41,7 +46,7 @@ public final class GlmTable implements SupportsRead {
         this.schema = s;
     }
 
-    static GlmTable create(GlmSourceOptions options) {
+    static GlmTable create(Map<String, String> rawOptions, GlmSourceOptions options) {
         ParquetInput input = ParquetInput.read(options.paths(), hadoopConf());
         StructType columns = input.sparkSchema();
         String text = column(columns, options.textColumn(), options.task() == GlmTask.GENERATE ? "promptColumn" : "textColumn");
@@ -50,7 +55,7 @@ public final class GlmTable implements SupportsRead {
                     + columns.apply(text).dataType().sql() + "; columns: " + describe(columns));
         }
         String id = options.idColumn() == null ? null : column(columns, options.idColumn(), "idColumn");
-        return new GlmTable(options, input, text, id);
+        return new GlmTable(rawOptions, options, input, text, id);
     }
 
     /** The column's name as the files spell it (exact match first, then ignoring case), or a clear error. */
@@ -80,7 +85,18 @@ public final class GlmTable implements SupportsRead {
 
     @Override
     public ScanBuilder newScanBuilder(CaseInsensitiveStringMap ignored) {
-        return new GlmScanBuilder(this);
+        return new GlmScanBuilder(withSessionSettings());
+    }
+
+    /**
+     * This table with its options parsed again over the {@code spark.glm.*} settings of the session running the
+     * query. A table is built once and then kept: in a temporary view ({@code CREATE TEMPORARY VIEW s USING glm}),
+     * a cached or a reused DataFrame; the session at query time wins (as for the glm_* functions), the source's own
+     * options still override it. Spark asks for a scan builder each time it plans a query, so this is where.
+     */
+    GlmTable withSessionSettings() {
+        return new GlmTable(rawOptions, GlmSourceOptions.parse(rawOptions, SessionSettings.current()), input, textColumn,
+                idColumn);
     }
 
     GlmSourceOptions options() { return options; }

@@ -37,6 +37,7 @@ final class ParquetRows implements Iterator<Object[]>, AutoCloseable {
     private final List<Integer> rowGroups; // ascending ordinals to read
     private int nextGroup;                  // next ordinal the file reader will return
     private int groupIndex;                 // position in rowGroups
+    private int group = -1;                 // ordinal of the row group being read (-1: none yet)
     private RecordReader<Object[]> records;
     private long rowsLeft;
 
@@ -45,7 +46,10 @@ final class ParquetRows implements Iterator<Object[]>, AutoCloseable {
         this.requested = requested;
         this.rowGroups = rowGroups;
         try {
-            reader = ParquetFileReader.open(HadoopInputFile.fromPath(new Path(file), hadoop), ParquetReadOptions.builder().build());
+            // Page checksums (CRC32, written by parquet-mr and Spark by default) are checked: a changed byte in a
+            // page may still decode, to other values, and without the check the row would go on silently.
+            reader = ParquetFileReader.open(HadoopInputFile.fromPath(new Path(file), hadoop),
+                    ParquetReadOptions.builder().usePageChecksumVerification(true).build());
             reader.setRequestedSchema(requested);
         } catch (IOException | RuntimeException e) {
             throw corrupt(e);
@@ -74,6 +78,7 @@ final class ParquetRows implements Iterator<Object[]>, AutoCloseable {
     }
 
     private void openGroup(int ordinal) {
+        group = ordinal;
         try {
             while (nextGroup < ordinal) {
                 reader.skipNextRowGroup();
@@ -95,8 +100,13 @@ final class ParquetRows implements Iterator<Object[]>, AutoCloseable {
         }
     }
 
+    /**
+     * A parquet-mr or I/O failure (bad page header, failed decompression or checksum, a file shorter than its footer
+     * says) as an error that names the file and the row group: Spark fails the task with it, and the query.
+     */
     private GlmSourceException corrupt(Exception e) {
-        return new GlmSourceException("Cannot read Parquet file " + file + " (corrupt or not a Parquet file): " + e, e);
+        return new GlmSourceException("Cannot read Parquet file " + file + (group >= 0 ? ", row group " + group : "")
+                + " (corrupt or not a Parquet file): " + e, e);
     }
 
     @Override

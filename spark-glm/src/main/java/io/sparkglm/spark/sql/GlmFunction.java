@@ -2,6 +2,8 @@ package io.sparkglm.spark.sql;
 
 import io.sparkglm.generate.GenerationResult;
 import io.sparkglm.spark.executor.GlmRunner;
+import java.util.Arrays;
+import java.util.Objects;
 import org.apache.spark.sql.catalyst.InternalRow;
 import org.apache.spark.sql.catalyst.expressions.GenericInternalRow;
 import org.apache.spark.sql.connector.catalog.functions.ScalarFunction;
@@ -45,6 +47,25 @@ abstract class GlmFunction<R> implements ScalarFunction<R> {
 
     /** Outputs are a pure function of (model, input, options, seed): Spark may treat these as deterministic. */
     @Override public boolean isDeterministic() { return true; }
+
+    /**
+     * Equal when they compute the same values: the same function with the same settings, argument and result
+     * types (what literal arguments such as glm_extract's schema change, they change through those or through
+     * the expression's children, which Spark compares itself). Spark compares plans by their expressions: a view
+     * or a {@code CACHE TABLE ... AS} query is analyzed again by every query that reads it, building new function
+     * objects, and with identity equality the cached data never matched and the model ran again on each read.
+     */
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof GlmFunction<?> f && f.getClass() == getClass() && f.name.equals(name)
+                && f.runner.conf().equals(runner.conf()) && Arrays.equals(f.inputTypes, inputTypes)
+                && f.resultType().equals(resultType());
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(getClass(), name, runner.conf(), Arrays.hashCode(inputTypes), resultType());
+    }
 
     static UTF8String utf8(String s) {
         return s == null ? null : UTF8String.fromString(s);

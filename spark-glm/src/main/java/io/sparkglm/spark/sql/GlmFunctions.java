@@ -3,6 +3,7 @@ package io.sparkglm.spark.sql;
 import io.sparkglm.spark.conf.CallOptions;
 import io.sparkglm.spark.conf.GlmConf;
 import io.sparkglm.spark.conf.GlmConfException;
+import io.sparkglm.spark.conf.SessionSettings;
 import io.sparkglm.spark.executor.GlmMetrics;
 import io.sparkglm.spark.executor.GlmRunner;
 import java.util.List;
@@ -14,7 +15,6 @@ import org.apache.spark.sql.catalyst.expressions.ApplyFunctionExpression;
 import org.apache.spark.sql.catalyst.expressions.Expression;
 import org.apache.spark.sql.catalyst.expressions.ExpressionInfo;
 import org.apache.spark.sql.catalyst.util.MapData;
-import org.apache.spark.sql.internal.SQLConf;
 import io.sparkglm.constrain.LabelScorer;
 import org.apache.spark.sql.catalyst.util.ArrayData;
 import org.apache.spark.sql.types.ArrayType;
@@ -179,9 +179,13 @@ public final class GlmFunctions {
         return apply(new EngineOptionsFunction(runner(true)), args);
     }
 
-    /** Parses this session's spark.glm.* settings (failing the query on a bad one) into a runner. */
+    /**
+     * Parses the spark.glm.* settings of the session running the query (failing the query on a bad one) into a
+     * runner. Read from the live session, not SQLConf.get(): inside a view that is the view's captured conf,
+     * which never holds spark.glm.* (see {@link SessionSettings}).
+     */
     private static GlmRunner runner(boolean needsModel) {
-        GlmConf conf = GlmConf.parse(CollectionConverters.asJava(SQLConf.get().getAllConfs()));
+        GlmConf conf = GlmConf.parse(SessionSettings.current());
         if (needsModel) conf.requireModel();
         return new GlmRunner(conf, GlmMetrics.of(SparkSession.active().sparkContext()));
     }
