@@ -26,7 +26,8 @@ import org.junit.jupiter.api.Timeout;
  * identical to local mode, and with the tornado backend each task's engine options carry the GPU Spark assigned
  * (fake GPUs from a discovery script). Bounded: a broken executor setup makes Spark relaunch executors forever.
  */
-@Order(Integer.MAX_VALUE) // last: it stops the shared local session (see junit-platform.properties)
+// Last but one: it stops the shared local session; ExecutorLossTest, last, needs none (junit-platform.properties).
+@Order(Integer.MAX_VALUE - 1)
 class LocalClusterTest {
 
     private static final String QUERY = "SELECT id, glm_summarize_result(doc, 10) AS r FROM docs ORDER BY id";
