@@ -3,6 +3,7 @@ package io.sparkglm.spark.sql;
 import static org.junit.jupiter.api.Assertions.*;
 
 import io.sparkglm.spark.executor.ExecutorEngines;
+import io.sparkglm.spark.testing.LocalCluster;
 import io.sparkglm.spark.testing.SharedSpark;
 import io.sparkglm.testing.SharedFiles;
 import java.nio.file.Files;
@@ -25,7 +26,8 @@ import org.junit.jupiter.api.Timeout;
  * identical to local mode, and with the tornado backend each task's engine options carry the GPU Spark assigned
  * (fake GPUs from a discovery script). Bounded: a broken executor setup makes Spark relaunch executors forever.
  */
-@Order(Integer.MAX_VALUE) // last: it stops the shared local session (see junit-platform.properties)
+// Last but one: it stops the shared local session; ExecutorLossTest, last, needs none (junit-platform.properties).
+@Order(Integer.MAX_VALUE - 1)
 class LocalClusterTest {
 
     private static final String QUERY = "SELECT id, glm_summarize_result(doc, 10) AS r FROM docs ORDER BY id";
@@ -42,23 +44,11 @@ class LocalClusterTest {
         glm.keySet().forEach(local.conf()::unset);
         SharedSpark.stop();
 
-        Path home = Path.of(System.getenv().getOrDefault("SPARK_HOME", "target/spark-home"));
-        Files.createDirectories(home.resolve("jars"));
-        if (!Files.exists(home.resolve("RELEASE"))) Files.createFile(home.resolve("RELEASE"));
-        Path gpus = home.resolve("discover-gpus.sh");
+        Path gpus = LocalCluster.sparkHome().resolve("discover-gpus.sh");
         Files.writeString(gpus, "#!/bin/sh\necho '{\"name\":\"gpu\",\"addresses\":[\"0\",\"1\"]}'\n");
         gpus.toFile().setExecutable(true);
-        String classpath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
 
-        SparkSession.Builder builder = SparkSession.builder()
-                .master("local-cluster[2,1,1024]")
-                .appName("spark-glm-local-cluster")
-                .config("spark.sql.extensions", GlmExtensions.class.getName())
-                .config("spark.ui.enabled", "false")
-                .config("spark.driver.host", "127.0.0.1")
-                .config("spark.executor.extraClassPath", classpath)
-                .config("spark.executor.extraJavaOptions", "--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED")
-                .config("spark.executorEnv.SPARK_SCALA_VERSION", "2.13")
+        SparkSession.Builder builder = LocalCluster.builder("local-cluster[2,1,1024]", "spark-glm-local-cluster")
                 .config("spark.worker.resource.gpu.amount", "2")
                 .config("spark.worker.resource.gpu.discoveryScript", gpus.toString())
                 .config("spark.executor.resource.gpu.amount", "2")
@@ -86,9 +76,7 @@ class LocalClusterTest {
                 assertTrue(options.contains("backend=tornado") && options.matches(".*device=[01]\\b.*"), options);
             }
         } finally {
-            cluster.stop();
-            SparkSession.clearActiveSession();
-            SparkSession.clearDefaultSession();
+            LocalCluster.stop(cluster);
         }
     }
 
