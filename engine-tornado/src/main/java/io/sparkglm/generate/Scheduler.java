@@ -6,7 +6,6 @@ import io.sparkglm.backend.SequenceCache;
 import io.sparkglm.tokenizer.GlmTokenizer;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Deque;
 import java.util.List;
 import java.util.Set;
@@ -20,8 +19,9 @@ import java.util.concurrent.atomic.AtomicReference;
 /**
  * Continuous batching: one thread owns the backend and runs steps while any sequence is live. Each step
  * carries one token of every decoding sequence plus prompt chunks of prefilling ones, up to a token
- * budget ({@code prefillChunk}), so a million-token prompt never stalls the decoders. New requests are
- * admitted between steps as others finish, up to {@code maxBatch} live sequences and while their KV caches
+ * budget ({@code prefillChunk}), so a million-token prompt never stalls the decoders; a scoring job
+ * ({@link ScoreJob}, glm_classify) is a member like a sequence, its prompt fed under the same budget. New requests
+ * are admitted between steps as others finish, up to {@code maxBatch} live members and while their KV caches
  * fit in the engine's memory ({@link KvMemory}).
  *
  * <p>Failures have two sizes (docs/adr/0010-failure-semantics.md). A request's own problem (its cache can never
@@ -42,20 +42,40 @@ final class Scheduler implements AutoCloseable {
     private final KvMemory kvMemory;
     private final long stepTimeoutNanos;
 
-    /** Work handed to the scheduler thread: a sequence to admit, or a scoring job to run between steps. */
+    /**
+     * Work handed to the scheduler thread and, once admitted with its KV cache, a member of every step until it
+     * completes: a sequence to generate, or a scoring job.
+     */
     sealed interface Work permits Sequence, ScoreJob {
+        CompletableFuture<?> future();
+
+        boolean done();
+
         /** Completes the work's future exceptionally (any thread; the scheduler thread frees what it held). */
         void abort(RuntimeException cause);
 
         /** Completes the work with its own error: the engine goes on. */
         void reject(String why);
 
-        CompletableFuture<?> future();
-
         /** Tokens its KV cache must be able to hold. */
         int cacheTokens();
 
-        boolean done();
+        /** Admission: its cache, and the KV memory reserved for it. */
+        void start(SequenceCache cache, long kvReservation);
+
+        long kvReservation();
+
+        /** Whether its next step is one sampled token (such steps go first, whatever the budget). */
+        boolean decoding();
+
+        /** Its share of the next step, given the tokens left in the step's budget (at least 1). */
+        Step nextStep(int budget);
+
+        /** Takes the logits of its share of a step. */
+        void afterStep(Step step, float[] logits);
+
+        /** Frees its cache (scheduler thread only: a step may be using it). */
+        void release();
     }
 
     private final LinkedBlockingQueue<Work> incoming = new LinkedBlockingQueue<>();
@@ -101,7 +121,7 @@ final class Scheduler implements AutoCloseable {
 
     /** Log-likelihood of each continuation after the prompt (teacher forcing), computed between steps. */
     CompletableFuture<double[]> score(int[] prompt, List<int[]> continuations) {
-        ScoreJob job = new ScoreJob(prompt, continuations, new CompletableFuture<>());
+        ScoreJob job = new ScoreJob(prompt, continuations, decodableTokens);
         enqueue(job);
         return job.result();
     }
@@ -131,7 +151,7 @@ final class Scheduler implements AutoCloseable {
     // ---- the scheduler thread ----
 
     private void run() {
-        List<Sequence> live = new ArrayList<>();
+        List<Work> live = new ArrayList<>();
         Deque<Work> waitingForMemory = new ArrayDeque<>();
         try {
             while (!closed && failure.get() == null) {
@@ -143,9 +163,9 @@ final class Scheduler implements AutoCloseable {
         } catch (Throwable t) {
             fail(t);
         } finally {
-            for (Sequence s : live) s.release();   // futures are already complete (failed, or closed below)
+            for (Work w : live) w.release();   // futures are already complete (failed, or closed below)
             if (closed) {
-                for (Sequence s : live) s.fail("the engine is closed");
+                for (Work w : live) closedError(w);
                 for (Work w : waitingForMemory) closedError(w);
                 failWaiting();
             }
@@ -153,20 +173,20 @@ final class Scheduler implements AutoCloseable {
     }
 
     /** Sequences that finished leave the batch and give their KV memory back. */
-    private void retire(List<Sequence> live) {
-        live.removeIf(s -> {
-            if (!s.finished()) return false;
-            kvMemory.release(s.kvReservation());
+    private void retire(List<Work> live) {
+        live.removeIf(w -> {
+            if (!w.done()) return false;
+            kvMemory.release(w.kvReservation());
             return true;
         });
     }
 
     /**
      * Takes waiting work while there is room in the batch and in KV memory, oldest first: work that fits only once
-     * others finish waits at the head (later work waits behind it, so a long row is never starved). A scoring job
-     * runs here, between steps, with its cache counted like a sequence's. Blocks briefly when nothing is live.
+     * others finish waits at the head (later work waits behind it, so a long row is never starved). Blocks briefly
+     * when nothing is live.
      */
-    private void admit(List<Sequence> live, Deque<Work> waitingForMemory) throws InterruptedException {
+    private void admit(List<Work> live, Deque<Work> waitingForMemory) throws InterruptedException {
         while (live.size() < maxBatch) {
             Work w = waitingForMemory.pollFirst();
             if (w == null) w = live.isEmpty() ? incoming.poll(100, TimeUnit.MILLISECONDS) : incoming.poll();
@@ -179,62 +199,50 @@ final class Scheduler implements AutoCloseable {
                 w.reject(never);
             } else if (!kvMemory.tryReserve(bytes)) {
                 waitingForMemory.addFirst(w);
-                return;                                               // retried when a live sequence has finished
+                return;                                               // retried when a live member has finished
             } else {
-                switch (w) {
-                    case ScoreJob job -> {
-                        try {
-                            run(job);
-                        } finally {
-                            kvMemory.release(bytes);
-                        }
-                    }
-                    case Sequence s -> {
-                        start(s, bytes);
-                        if (s.finished()) kvMemory.release(bytes);
-                        else live.add(s);
-                    }
+                try {
+                    w.start(backend.newSequence(tokens), bytes);
+                    live.add(w);
+                } catch (RuntimeException e) {
+                    kvMemory.release(bytes);
+                    w.reject("cannot allocate the KV cache: " + e.getMessage());
                 }
             }
         }
     }
 
-    private void start(Sequence s, long bytes) {
-        try {
-            s.start(backend.newSequence(s.capacity()), bytes);
-        } catch (RuntimeException e) {
-            s.fail("cannot allocate the KV cache: " + e.getMessage());
-        }
-    }
-
-    /** One forward pass over every live sequence's next tokens. */
-    private void step(List<Sequence> live) {
-        List<Sequence> members = new ArrayList<>();
+    /**
+     * One forward pass over every live member's next tokens: one token of every decoding sequence first, then prompt
+     * chunks (and scoring continuations) while the step's token budget lasts.
+     */
+    private void step(List<Work> live) {
+        List<Work> members = new ArrayList<>();
         List<Step> steps = new ArrayList<>();
         int budget = stepTokenBudget;
-        for (Sequence s : live) {          // decoders first: one token each, always
-            if (s.decoding()) {
-                steps.add(Step.decode(s.cache(), s.nextTokens(1)[0]));
-                members.add(s);
+        for (Work w : live) {
+            if (w.decoding()) {
+                steps.add(w.nextStep(1));
+                members.add(w);
                 budget--;
             }
         }
-        for (Sequence s : live) {          // then prompt chunks while the budget lasts
-            if (!s.decoding() && (budget > 0 || steps.isEmpty())) {
-                int[] chunk = s.nextTokens(Math.max(1, budget));
-                steps.add(new Step(s.cache(), chunk, false));
-                members.add(s);
-                budget -= chunk.length;
+        for (Work w : live) {
+            if (!w.decoding() && (budget > 0 || steps.isEmpty())) {
+                Step step = w.nextStep(Math.max(1, budget));
+                steps.add(step);
+                members.add(w);
+                budget -= step.tokens().length;
             }
         }
         List<float[]> logits = forward(steps);
         for (int i = 0; i < members.size(); i++) {
-            Sequence s = members.get(i);
+            Work w = members.get(i);
             try {
-                s.afterStep(steps.get(i).tokens().length, logits.get(i));
+                w.afterStep(steps.get(i), logits.get(i));
             } catch (RuntimeException e) {
-                // Sampling, decoding, the constraint or the listener: this sequence's own problem.
-                s.fail("generation failed after " + s.generatedCount() + " tokens: " + e);
+                // Sampling, decoding, the constraint, the listener or a continuation's ids: this member's own problem.
+                w.reject("generation failed: " + e);
             }
         }
     }
@@ -298,52 +306,6 @@ final class Scheduler implements AutoCloseable {
     }
 
     // ---- scoring ----
-
-    record ScoreJob(int[] prompt, List<int[]> continuations, CompletableFuture<double[]> result) implements Work {
-        @Override public void abort(RuntimeException cause) { result.completeExceptionally(cause); }
-        @Override public void reject(String why) { result.completeExceptionally(new IllegalArgumentException(why)); }
-        @Override public CompletableFuture<?> future() { return result; }
-        @Override public boolean done() { return result.isDone(); }
-        @Override public int cacheTokens() {
-            return prompt.length + Math.max(1, continuations.stream().mapToInt(c -> c.length).max().orElse(0));
-        }
-    }
-
-    private void run(ScoreJob job) {
-        try {
-            job.result().complete(score(job));
-        } catch (EngineFailedException e) {
-            throw e;
-        } catch (RuntimeException e) {
-            job.abort(e);
-        }
-    }
-
-    /** Prefills the prompt once; each continuation is fed after it and then truncated away again. */
-    private double[] score(ScoreJob job) {
-        double[] scores = new double[job.continuations().size()];
-        try (SequenceCache cache = backend.newSequence(job.cacheTokens())) {
-            float[] last = null;
-            int chunk = Math.min(stepTokenBudget, job.prompt().length);
-            for (int from = 0; from < job.prompt().length; from += chunk) {
-                int[] part = Arrays.copyOfRange(job.prompt(), from, Math.min(job.prompt().length, from + chunk));
-                last = forward(List.of(new Step(cache, part, false))).getFirst();
-            }
-            int vocab = last.length;
-            for (int k = 0; k < scores.length; k++) {
-                int[] c = job.continuations().get(k);
-                if (c.length == 0) continue;
-                double logProb = logSoftmax(last, 0, vocab, decodableTokens, c[0]);
-                if (c.length > 1) {
-                    float[] rows = forward(List.of(new Step(cache, Arrays.copyOf(c, c.length - 1), true))).getFirst();
-                    for (int i = 1; i < c.length; i++) logProb += logSoftmax(rows, (i - 1) * vocab, vocab, decodableTokens, c[i]);
-                    cache.truncate(job.prompt().length);
-                }
-                scores[k] = logProb;
-            }
-        }
-        return scores;
-    }
 
     /**
      * log p(token) under softmax over the first {@code decodable} of the {@code n} logits at {@code offset}, in

@@ -1,5 +1,6 @@
 package io.sparkglm.generate;
 
+import io.sparkglm.backend.Backend.Step;
 import io.sparkglm.backend.SequenceCache;
 import io.sparkglm.tokenizer.GlmTokenizer;
 import io.sparkglm.tokenizer.StreamingDecoder;
@@ -52,14 +53,11 @@ final class Sequence implements Scheduler.Work {
     @Override public int cacheTokens() { return capacity; }
     @Override public boolean done() { return future.isDone(); }
     @Override public void reject(String why) { fail(why); }
-    int capacity() { return capacity; }
-    SequenceCache cache() { return cache; }
-    boolean finished() { return future.isDone(); }
-    boolean decoding() { return prefilled == prompt.length; }
-    int generatedCount() { return generatedCount; }
-    long kvReservation() { return kvReservation; }
+    @Override public boolean decoding() { return prefilled == prompt.length; }
+    @Override public long kvReservation() { return kvReservation; }
 
-    void start(SequenceCache cache, long kvReservation) {
+    @Override
+    public void start(SequenceCache cache, long kvReservation) {
         this.cache = cache;
         this.kvReservation = kvReservation;
         this.decoder = tokenizer.newStreamingDecoder();
@@ -67,14 +65,17 @@ final class Sequence implements Scheduler.Work {
         for (int id : prompt) sampler.accept(id);
     }
 
-    /** The next prompt chunk (at most {@code max} tokens), or the last sampled token. */
-    int[] nextTokens(int max) {
-        if (decoding()) return new int[] {pendingToken};
-        int n = Math.min(max, prompt.length - prefilled);
-        return Arrays.copyOfRange(prompt, prefilled, prefilled + n);
+    /** The last sampled token, or the next prompt chunk (at most {@code budget} tokens). */
+    @Override
+    public Step nextStep(int budget) {
+        if (decoding()) return Step.decode(cache, pendingToken);
+        int n = Math.min(budget, prompt.length - prefilled);
+        return new Step(cache, Arrays.copyOfRange(prompt, prefilled, prefilled + n), false);
     }
 
-    void afterStep(int fed, float[] logits) {
+    @Override
+    public void afterStep(Step step, float[] logits) {
+        int fed = step.tokens().length;
         if (!decoding()) {
             prefilled += fed;
             if (!decoding()) return;           // more prompt to go
@@ -166,8 +167,8 @@ final class Sequence implements Scheduler.Work {
         future.completeExceptionally(cause);
     }
 
-    /** Frees the cache (scheduler thread only: a step may be using it). */
-    void release() {
+    @Override
+    public void release() {
         closeCache();
     }
 

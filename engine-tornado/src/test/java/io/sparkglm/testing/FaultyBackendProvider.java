@@ -14,7 +14,7 @@ import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * Backend "faulty" for tests: the CPU backend with one fault injected at a chosen forward call, armed with
- * {@link #arm} before the engine is loaded. Registered in the test jar's META-INF/services, so the Spark module's
+ * {@link #arm} before the engine is loaded; it also records the shape of every forward call (what shared a step). Registered in the test jar's META-INF/services, so the Spark module's
  * tests can load real engines that fail too.
  */
 public final class FaultyBackendProvider implements BackendProvider {
@@ -31,6 +31,19 @@ public final class FaultyBackendProvider implements BackendProvider {
     /** Hung calls wait on this (ignoring interrupts, as a stuck device would) until {@link #releaseHung()}. */
     private static volatile CountDownLatch hung = new CountDownLatch(1);
     private static final AtomicInteger HUNG_CALLS = new AtomicInteger();
+    private static final java.util.Queue<List<StepShape>> RECORDED = new java.util.concurrent.ConcurrentLinkedQueue<>();
+
+    /** One sequence's share of a recorded forward call. */
+    public record StepShape(int tokens, boolean prompt, boolean allLogits) {}
+
+    /** Every forward call of "faulty" backends since the last {@link #clearRecorded()}, as its steps' shapes. */
+    public static List<List<StepShape>> recorded() {
+        return List.copyOf(RECORDED);
+    }
+
+    public static void clearRecorded() {
+        RECORDED.clear();
+    }
 
     /** The next backend opened under this name gets {@code fault}; null: none. */
     public static void arm(Fault fault) {
@@ -79,6 +92,7 @@ public final class FaultyBackendProvider implements BackendProvider {
         @Override
         public List<float[]> forward(List<Step> steps) {
             int call = calls.incrementAndGet();
+            RECORDED.add(steps.stream().map(s -> new StepShape(s.tokens().length, s.prompt(), s.allLogits())).toList());
             if (fault != null && call >= fault.onCall()) {
                 switch (fault.kind()) {
                     case THROW -> throw new IllegalStateException("injected fault at forward call " + call);
