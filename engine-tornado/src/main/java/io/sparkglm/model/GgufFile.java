@@ -38,6 +38,20 @@ public final class GgufFile implements AutoCloseable {
     static final int MAX_NESTED_ARRAYS = 1 << 14;
     private static final int DEFAULT_ALIGNMENT = 32;
 
+    /**
+     * Tensors a GGUF may declare. GLM-4's largest dense checkpoint (GLM-4-32B, 61 layers of about 14 tensors)
+     * has under 900; glm-4-9b has under 450. Each entry costs about 260 bytes of Java objects for about 35
+     * bytes of file, so without a cap a file of small entries allocates several times its size.
+     */
+    public static final int MAX_TENSORS = 4096;
+    /** Metadata keys a GGUF may declare: a GLM-4 file has about 40; each costs about 220 bytes of objects. */
+    public static final int MAX_METADATA_KEYS = 1024;
+    /**
+     * Bytes of a metadata key or tensor name. GGUF's real keys and GLM-4's tensor names are under 64 bytes
+     * (llama.cpp itself rejects tensor names of 64 bytes or more); decoded, a name costs up to twice its bytes.
+     */
+    public static final int MAX_NAME_BYTES = 256;
+
     private final Path path;
     private final Arena arena;
     private final MemorySegment file;
@@ -65,11 +79,19 @@ public final class GgufFile implements AutoCloseable {
         }
         long tensorCount = in.count("tensor count", 8 + 4 + 4 + 8, 0);
         long kvCount = in.count("metadata count", 8 + 4 + 1, 0);
+        if (tensorCount > MAX_TENSORS) {
+            throw in.error("declares " + tensorCount + " tensors; a GLM-4 checkpoint has at most about 900, and this reader accepts at most "
+                    + MAX_TENSORS);
+        }
+        if (kvCount > MAX_METADATA_KEYS) {
+            throw in.error("declares " + kvCount + " metadata keys; a GLM-4 file has about 40, and this reader accepts at most "
+                    + MAX_METADATA_KEYS);
+        }
 
         Map<String, Object> values = new LinkedHashMap<>();
         Map<String, GgufValueType> valueTypes = new LinkedHashMap<>();
         for (long i = 0; i < kvCount; i++) {
-            String key = in.string("metadata key", null, i, false);
+            String key = in.name("metadata key", i);
             int typeId = in.i32("type of ", key);
             GgufValueType type = GgufValueType.byId(typeId);
             if (type == null) throw in.error("metadata " + key + " has unknown value type id " + Integer.toUnsignedString(typeId));
@@ -369,6 +391,19 @@ public final class GgufFile implements AutoCloseable {
             return s;
         }
 
+        /** A metadata key or tensor name: a string of at most {@link #MAX_NAME_BYTES}. */
+        String name(String what, long index) {
+            long at = pos;
+            if (8 <= remaining()) {
+                long len = seg.get(I64, pos);
+                if (len > MAX_NAME_BYTES && len <= remaining() - 8) {
+                    throw error(label(what, null, index, false) + " at offset " + at + " is " + len + " bytes long; the limit is "
+                            + MAX_NAME_BYTES);
+                }
+            }
+            return string(what, null, index, false);
+        }
+
         /** Reads a string's u64 length and checks it against the file. */
         private int stringLength(String what, String subject, long index, boolean element) {
             if (8 > remaining()) need(8, "length of " + label(what, subject, index, element));
@@ -494,7 +529,7 @@ public final class GgufFile implements AutoCloseable {
         }
 
         GgufTensorInfo tensorInfo(long index, int alignment) {
-            String name = string("name of tensor", null, index, false);
+            String name = name("name of tensor", index);
             int nDims = i32("dims of tensor ", name);
             if (nDims < 1 || nDims > MAX_DIMS) {
                 throw error("tensor " + name + " has " + Integer.toUnsignedString(nDims) + " dimensions; GGUF allows 1 to " + MAX_DIMS);

@@ -25,6 +25,10 @@ public final class HfCheckpoint implements Checkpoint {
     static final String INDEX = "model.safetensors.index.json";
     static final String SINGLE = "model.safetensors";
     private static final long MAX_INDEX_BYTES = 64L << 20;
+    /** Shards a checkpoint may have: GLM-4's have 10 to 14; each mapped shard costs a few KB of objects. */
+    static final int MAX_SHARDS = 256;
+    /** Tokens of an index: two per tensor name, and a little metadata. */
+    static final int MAX_INDEX_TOKENS = 2 * SafetensorsFile.MAX_TENSORS + 256;
 
     private final Path folder;
     private final Arena arena;
@@ -40,7 +44,8 @@ public final class HfCheckpoint implements Checkpoint {
         Map<String, String> origin = new LinkedHashMap<>();
         long bytes = 0;
         for (Path shard : shardFiles(folder)) {
-            SafetensorsFile file = SafetensorsFile.open(shard, arena);
+            // the tensor cap holds for the checkpoint, not per shard: many shards of small entries cost as much as one
+            SafetensorsFile file = SafetensorsFile.open(shard, arena, SafetensorsFile.MAX_TENSORS - byName.size());
             bytes += file.fileSize();
             for (SafetensorsFile.Entry e : file.entries().values()) {
                 String logical = logicalName(e.name());
@@ -111,7 +116,9 @@ public final class HfCheckpoint implements Checkpoint {
                 if (!Files.isRegularFile(shard)) {
                     throw new ModelFormatException(index + ": shard " + file + " (holding " + e.getKey() + ") does not exist");
                 }
-                shards.add(shard);
+                if (shards.add(shard) && shards.size() > MAX_SHARDS) {
+                    throw new ModelFormatException(index + ": names more than " + MAX_SHARDS + " shards; GLM-4's checkpoints have at most 14");
+                }
             }
             return shards;
         }
@@ -124,7 +131,9 @@ public final class HfCheckpoint implements Checkpoint {
         try {
             long size = Files.size(index);
             if (size > MAX_INDEX_BYTES) throw new ModelFormatException(index + ": " + size + " bytes is too large for an index");
-            JsonNode root = HfConfig.JSON.readTree(Files.readAllBytes(index));
+            byte[] json = Files.readAllBytes(index);
+            JsonLimits.checkTokens(json, MAX_INDEX_TOKENS, index.toString(), "a GLM-4 index has about 2 per tensor, under 2,000");
+            JsonNode root = HfConfig.JSON.readTree(json);
             if (root == null || !root.isObject()) throw new ModelFormatException(index + ": not a JSON object");
             return root;
         } catch (JacksonException e) {

@@ -26,6 +26,8 @@ public final class HfConfig {
     static final ObjectMapper JSON = JsonMapper.builder().enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION).build();
     /** A config.json is a few KB; anything far larger is not one. */
     static final long MAX_CONFIG_BYTES = 1 << 20;
+    /** Tokens of a config.json (a GLM-4 config has about 100): its tree costs up to 30 times its bytes. */
+    static final int MAX_CONFIG_TOKENS = 4096;
 
     private HfConfig() {}
 
@@ -43,9 +45,12 @@ public final class HfConfig {
     public static ModelConfig parse(String json, String source) {
         JsonNode root;
         try {
+            JsonLimits.checkTokens(json, MAX_CONFIG_TOKENS, source, "a GLM-4 config.json has about 100");
             root = JSON.readTree(json);
         } catch (JacksonException e) {
             throw new ModelFormatException(source + ": invalid JSON: " + e.getOriginalMessage(), e);
+        } catch (java.io.IOException e) {
+            throw new ModelFormatException(source + ": cannot read JSON: " + e.getMessage(), e);
         }
         if (root == null || !root.isObject()) throw new ModelFormatException(source + ": config.json is not a JSON object");
         Fields f = new Fields(root, source);

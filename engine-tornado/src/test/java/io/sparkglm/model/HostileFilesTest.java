@@ -194,6 +194,47 @@ class HostileFilesTest {
         byte[] done() { return out.toByteArray(); }
     }
 
+    /**
+     * Each tensor entry or metadata key costs Java objects several times its bytes (about 260 and 220 bytes for
+     * 35 and 16 bytes of GGUF, 650 for 55 bytes of safetensors header): 300,000 of them in a few MB allocated tens
+     * of MB. Their number is capped, and the rejection costs no more than the file plus a fixed allowance.
+     */
+    @Test
+    void manySmallEntriesAreCappedWithinTheAllocationBound() throws Exception {
+        var threads = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        int n = 300_000;
+        Raw tensors = new Raw().header(n, 0);
+        for (int i = 0; i < n; i++) tensors.tensor(Integer.toString(i, 36), new long[] {0}, 0, 0);
+        Raw keys = new Raw().header(0, n);
+        for (int i = 0; i < n; i++) keys.str(Integer.toString(i, 36)).u32(0).bytes(new byte[] {1});
+        StringBuilder json = new StringBuilder("{\"__metadata__\":{\"format\":\"pt\"}");
+        for (int i = 0; i < n; i++) json.append(",\"").append(Integer.toString(i, 36)).append("\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}");
+        byte[] header = json.append('}').toString().getBytes(StandardCharsets.UTF_8);
+        byte[] safetensors = ByteBuffer.allocate(8 + header.length).order(ByteOrder.LITTLE_ENDIAN).putLong(header.length).put(header).array();
+        Object[][] cases = {
+            {tensors.padTo(32, 0), "declares 300000 tensors; a GLM-4 checkpoint has at most about 900, and this reader accepts at most " + GgufFile.MAX_TENSORS},
+            {keys.padTo(32, 0), "declares 300000 metadata keys; .* at most " + GgufFile.MAX_METADATA_KEYS},
+            {safetensors, "holds more than " + SafetensorsFile.MAX_TENSORS + " tensors"}};
+        for (Object[] c : cases) {
+            byte[] bytes = (byte[]) c[0];
+            Path file = write(bytes);
+            long before = threads.getCurrentThreadAllocatedBytes();
+            Throwable thrown = assertThrows(Throwable.class, () -> {
+                if (c == cases[2]) {
+                    try (var arena = java.lang.foreign.Arena.ofConfined()) {
+                        SafetensorsFile.open(file, arena);
+                    }
+                } else {
+                    GgufFile.open(file).close();
+                }
+            });
+            long allocated = threads.getCurrentThreadAllocatedBytes() - before;
+            if (!(thrown instanceof ModelFormatException)) throw new AssertionError("expected ModelFormatException, got " + thrown, thrown);
+            assertTrue(Pattern.compile((String) c[1]).matcher(thrown.getMessage()).find(), thrown.getMessage());
+            assertTrue(allocated < bytes.length + ModelFuzzer.ALLOWANCE, allocated + " bytes allocated for a file of " + bytes.length);
+        }
+    }
+
     @Test
     void absurdCountsAndLengths() {
         rejects(new Raw().header(0, 1).str("arr").u32(9).u32(5).u64(1L << 60).done(), "array length 1152921504606846976.*impossible");

@@ -390,6 +390,9 @@ public final class ModelFuzzer implements AutoCloseable {
         int alignment;
         int padAlignment;
         byte[] data;
+        /** Entries appended raw after the parsed ones (too many to model one object each), and how many. */
+        final Le rawKvs = new Le(), rawTis = new Le();
+        int rawKvCount, rawTiCount;
 
         Kv kv(String key) {
             for (Kv kv : kvs) if (kv.name().equals(key)) return kv;
@@ -463,10 +466,10 @@ public final class ModelFuzzer implements AutoCloseable {
         o.u32(g.magic);
         fields.add(new Field("version", o.size(), 4, g.version));
         o.u32(g.version);
-        long tc = g.tensorCount != null ? g.tensorCount : g.tis.size();
+        long tc = g.tensorCount != null ? g.tensorCount : g.tis.size() + g.rawTiCount;
         fields.add(new Field("tensor count", o.size(), 8, tc));
         o.u64(tc);
-        long kc = g.kvCount != null ? g.kvCount : g.kvs.size();
+        long kc = g.kvCount != null ? g.kvCount : g.kvs.size() + g.rawKvCount;
         fields.add(new Field("metadata count", o.size(), 8, kc));
         o.u64(kc);
         for (Kv kv : g.kvs) {
@@ -478,6 +481,7 @@ public final class ModelFuzzer implements AutoCloseable {
             valueFields(fields, k, o.size(), kv.type, kv.value);
             o.writeBytes(kv.value);
         }
+        o.writeBytes(g.rawKvs.toByteArray());
         for (Ti t : g.tis) {
             String n = t.label();
             fields.add(new Field("name length of tensor " + n, o.size(), 8, t.name.length));
@@ -493,6 +497,7 @@ public final class ModelFuzzer implements AutoCloseable {
             fields.add(new Field("offset of tensor " + n, o.size(), 8, t.offset));
             o.u64(t.offset);
         }
+        o.writeBytes(g.rawTis.toByteArray());
         int pad = g.padAlignment > 0 && g.padAlignment <= 4096 ? g.padAlignment : 32;
         while (o.size() % pad != 0) o.write(0);
         o.writeBytes(g.data);
@@ -898,8 +903,19 @@ public final class ModelFuzzer implements AutoCloseable {
                 return "shuffle keys and tensor infos";
             }
             default -> {
-                int n = new int[] {100, 4096}[r.nextInt(2)];
+                // many small entries: each costs Java objects several times its bytes, so their number is capped
+                int n = new int[] {100, 4096, 100_000, 300_000}[r.nextInt(4)];
                 boolean tensors = r.nextBoolean();
+                if (n > 4096) {
+                    for (int i = 0; i < n; i++) {
+                        byte[] name = Integer.toString(i, 36).getBytes(StandardCharsets.UTF_8);
+                        if (tensors) g.rawTis.str(name).u32(1).u64(0).u32(0).u64(0);
+                        else g.rawKvs.str(name).u32(0).write(1);
+                    }
+                    if (tensors) g.rawTiCount = n;
+                    else g.rawKvCount = n;
+                    return n + " extra " + (tensors ? "empty tensors" : "u8 keys") + " with short names";
+                }
                 for (int i = 0; i < n; i++) {
                     if (tensors) {
                         Ti t = new Ti();
@@ -1129,6 +1145,8 @@ public final class ModelFuzzer implements AutoCloseable {
             };
             lengthOverride = v;
             steps.add("header length := " + Long.toUnsignedString(v));
+        } else if (r.nextBoolean()) {
+            header = manyEntries(header, r, steps);
         } else {
             return mutateBytes(shard, r, steps, 8 + n);
         }
@@ -1137,6 +1155,33 @@ public final class ModelFuzzer implements AutoCloseable {
         o.writeBytes(header);
         o.writeBytes(data);
         return o.toByteArray();
+    }
+
+    /**
+     * A header with very many small members before its closing brace: empty tensors with GLM-4 layer names (which
+     * the name mapping accepts) or with short names, __metadata__ keys, or unknown fields. A tree of them would cost
+     * 10 to 30 times their bytes; each tensor kept costs several times its bytes, so their number is capped.
+     */
+    private static byte[] manyEntries(byte[] header, Random r, List<String> steps) {
+        String text = new String(header, StandardCharsets.UTF_8).trim();
+        if (!text.endsWith("}")) return header;
+        int n = new int[] {2_000, 5_000, 100_000, 300_000}[r.nextInt(4)];
+        int what = r.nextInt(4);
+        StringBuilder b = new StringBuilder(text.length() + 60 * n).append(text, 0, text.length() - 1);
+        if (what == 2) b.append(",\"__metadata__\":{\"format\":\"pt\"");
+        for (int i = 0; i < n; i++) {
+            String id = Integer.toString(i, 36);
+            switch (what) {
+                case 0 -> b.append(",\"model.layers.").append(i).append(".input_layernorm.weight\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}");
+                case 1 -> b.append(",\"").append(id).append("\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}");
+                case 2 -> b.append(",\"").append(id).append("\":\"\"");
+                default -> b.append(",\"").append(id).append("\":{}");
+            }
+        }
+        b.append(what == 2 ? "}}" : "}");
+        steps.add(n + " extra " + new String[] {"empty tensors named for layers", "empty tensors with short names",
+                "__metadata__ keys", "members that are empty objects"}[what]);
+        return b.toString().getBytes(StandardCharsets.UTF_8);
     }
 
     private static final List<String> NAMES = List.of("transformer.embedding.word_embeddings.weight",
@@ -1395,6 +1440,7 @@ public final class ModelFuzzer implements AutoCloseable {
             tree.remove(field);
             steps.add("config " + field + " removed");
         } else if (r.nextInt(10) == 0) {
+            if (r.nextBoolean()) return manyEntries(json, r, steps);
             byte[] padded = Arrays.copyOf(json, (int) HfConfig.MAX_CONFIG_BYTES + 1);
             Arrays.fill(padded, json.length, padded.length, (byte) ' ');
             steps.add("config padded past " + HfConfig.MAX_CONFIG_BYTES + " bytes");
@@ -1413,7 +1459,7 @@ public final class ModelFuzzer implements AutoCloseable {
     }
 
     private static byte[] mutateIndex(byte[] json, Random r, List<String> steps) {
-        if (r.nextInt(4) == 0) return mutateJsonText(json, r, steps);
+        if (r.nextInt(4) == 0) return r.nextBoolean() ? mutateJsonText(json, r, steps) : manyEntries(json, r, steps);
         ObjectNode tree;
         try {
             tree = (ObjectNode) HfConfig.JSON.readTree(json);
