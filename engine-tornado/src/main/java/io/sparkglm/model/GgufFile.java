@@ -51,6 +51,12 @@ public final class GgufFile implements AutoCloseable {
      * (llama.cpp itself rejects tensor names of 64 bytes or more); decoded, a name costs up to twice its bytes.
      */
     public static final int MAX_NAME_BYTES = 256;
+    /**
+     * Bytes of one string metadata value (not of string arrays, which are kept as one blob and decoded on access).
+     * The longest real ones are chat templates of a few KiB; decoding copies the bytes and, for invalid UTF-8, makes
+     * two bytes of String per byte, so an unbounded value would allocate three times its share of the file.
+     */
+    public static final int MAX_STRING_BYTES = 1 << 20;
 
     private final Path path;
     private final Arena arena;
@@ -379,6 +385,10 @@ public final class GgufFile implements AutoCloseable {
 
         String string(String what, String subject, long index, boolean element) {
             int len = stringLength(what, subject, index, element);
+            if (len > MAX_STRING_BYTES) {
+                throw error(label(what, subject, index, element) + ": a string of " + len + " bytes; the limit is "
+                        + MAX_STRING_BYTES);
+            }
             if (len == 0) return "";
             String s;
             if (len <= scratch.length) {

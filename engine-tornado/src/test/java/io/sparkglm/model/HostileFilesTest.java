@@ -269,6 +269,13 @@ class HostileFilesTest {
             long allocated = threads.getCurrentThreadAllocatedBytes() - before;
             assertTrue(allocated < raw.out.size() + (1 << 20), allocated + " bytes allocated for a file of " + raw.out.size());
         }
+        // One huge string value of invalid UTF-8 would decode to two bytes of String per byte, after a copy.
+        byte[] junk = new byte[2 * GgufFile.MAX_STRING_BYTES];
+        Arrays.fill(junk, (byte) 0xff);
+        Raw huge = new Raw().header(0, 1).str("template").u32(8).u64(junk.length).bytes(junk);
+        long before = threads.getCurrentThreadAllocatedBytes();
+        rejects(huge.done(), "template: a string of " + junk.length + " bytes; the limit is " + GgufFile.MAX_STRING_BYTES);
+        assertTrue(threads.getCurrentThreadAllocatedBytes() - before < huge.out.size() + (1 << 20), "allocated for a rejected string");
         Raw nested = new Raw().header(0, 1).str("n").u32(9).u32(9).u64(GgufFile.MAX_NESTED_ARRAYS + 1);
         for (int i = 0; i <= GgufFile.MAX_NESTED_ARRAYS; i++) nested.u32(4).u64(0);
         rejects(nested.done(), "metadata n: more than 16384 nested arrays in the file");
