@@ -20,8 +20,9 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 /**
- * llama-bench style throughput: prompt processing (pp, one step of N tokens), text generation (tg,
- * N single-token steps) and batched decode (B sequences stepping together), on random token ids.
+ * llama-bench style throughput: prompt processing (pp: N tokens fed in steps of --ubatch, as llama.cpp's n_ubatch),
+ * text generation (tg, N single-token steps) and batched decode (B sequences stepping together), on random token
+ * ids; with --depth D, each after D tokens already in the cache (llama-bench's -d: the cost of a long context).
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Measure prompt processing and generation speed (llama-bench style).")
@@ -39,13 +40,21 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = {"-b", "--batch"}, defaultValue = "1", description = "Also measure decode with B sequences together (default: ${DEFAULT-VALUE} = skip).")
     int batch;
 
+    @Option(names = {"-d", "--depth"}, defaultValue = "0", description = "Tokens already in the KV cache before each test (default: ${DEFAULT-VALUE}).")
+    int depth;
+
+    @Option(names = "--ubatch", defaultValue = "512", description = "Prompt tokens per forward step for pp and the depth prefill (default: ${DEFAULT-VALUE}).")
+    int ubatch;
+
     @Option(names = {"-r", "--repetitions"}, defaultValue = "3", description = "Timed repetitions after one warm-up (default: ${DEFAULT-VALUE}).")
     int repetitions;
 
     @Override
     public Integer call() {
         if (repetitions < 1) throw new IllegalArgumentException("--repetitions must be >= 1");
-        if (promptTokens < 0 || genTokens < 0 || batch < 1) throw new IllegalArgumentException("token counts must be >= 0 and --batch >= 1");
+        if (promptTokens < 0 || genTokens < 0 || batch < 1 || depth < 0 || ubatch < 1) {
+            throw new IllegalArgumentException("token counts and --depth must be >= 0, --batch and --ubatch >= 1");
+        }
         PrintWriter out = spec.commandLine().getOut();
         try (Checkpoint checkpoint = ModelLoader.open(backendArgs.model);
              Backend backend = backendArgs.open(checkpoint)) {
@@ -54,19 +63,25 @@ final class BenchCommand implements Callable<Integer> {
                     describeTypes(checkpoint), checkpoint.fileBytes() / (double) (1L << 30), backend.name(),
                     backendArgs.threads == 0 ? "all (" + Runtime.getRuntime().availableProcessors() + ")" : backendArgs.threads);
             SplittableRandom random = new SplittableRandom(1234);
+            String at = depth > 0 ? " @ d" + depth : "";
             if (promptTokens > 0) {
-                report(out, "pp" + promptTokens, promptTokens, () -> {
-                    try (SequenceCache cache = backend.newSequence(promptTokens)) {
-                        backend.forward(List.of(new Step(cache, random.ints(promptTokens, 0, vocab).toArray(), false)));
-                    }
-                });
+                try (Contexts contexts = new Contexts(backend, 1, promptTokens, random, vocab)) {
+                    report(out, "pp" + promptTokens + at, promptTokens, () -> {
+                        contexts.rewind();
+                        prefill(backend, contexts.caches.getFirst(), random.ints(promptTokens, 0, vocab).toArray());
+                    });
+                }
             }
             if (genTokens > 0) {
-                report(out, "tg" + genTokens, genTokens, () -> decode(backend, 1, genTokens, vocab, random));
+                try (Contexts contexts = new Contexts(backend, 1, genTokens, random, vocab)) {
+                    report(out, "tg" + genTokens + at, genTokens, () -> decode(backend, contexts, genTokens, vocab, random));
+                }
             }
             if (genTokens > 0 && batch > 1) {
-                report(out, "tg" + genTokens + " x" + batch + " (batched, total)", genTokens * batch,
-                        () -> decode(backend, batch, genTokens, vocab, random));
+                try (Contexts contexts = new Contexts(backend, batch, genTokens, random, vocab)) {
+                    report(out, "tg" + genTokens + " x" + batch + " (batched, total)" + at, genTokens * batch,
+                            () -> decode(backend, contexts, genTokens, vocab, random));
+                }
             }
             out.printf("rss %.0f MiB (weights stay memory-mapped: file pages count once they are touched)%n", rssMiB());
         }
@@ -74,18 +89,46 @@ final class BenchCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** B sequences, each fed one token per step for n steps. */
-    private static void decode(Backend backend, int sequences, int n, int vocab, SplittableRandom random) {
-        List<SequenceCache> caches = new ArrayList<>();
-        try {
-            for (int s = 0; s < sequences; s++) caches.add(backend.newSequence(n));
-            for (int i = 0; i < n; i++) {
-                List<Step> steps = new ArrayList<>(sequences);
-                for (SequenceCache c : caches) steps.add(Step.decode(c, random.nextInt(vocab)));
-                backend.forward(steps);
+    /**
+     * Sequences with room for {@code depth + tokens}, each prefilled with {@code depth} random tokens once; every
+     * timed run rewinds them to the depth (the prefill is not what a tg or pp test measures).
+     */
+    private final class Contexts implements AutoCloseable {
+        final List<SequenceCache> caches = new ArrayList<>();
+
+        Contexts(Backend backend, int sequences, int tokens, SplittableRandom random, int vocab) {
+            for (int s = 0; s < sequences; s++) {
+                SequenceCache cache = backend.newSequence(depth + tokens);
+                caches.add(cache);
+                if (depth > 0) prefill(backend, cache, random.ints(depth, 0, vocab).toArray());
             }
-        } finally {
+        }
+
+        void rewind() {
+            for (SequenceCache c : caches) c.truncate(depth);
+        }
+
+        @Override
+        public void close() {
             caches.forEach(SequenceCache::close);
+        }
+    }
+
+    /** Feeds prompt tokens in steps of --ubatch. */
+    private void prefill(Backend backend, SequenceCache cache, int[] tokens) {
+        for (int from = 0; from < tokens.length; from += ubatch) {
+            int[] part = java.util.Arrays.copyOfRange(tokens, from, Math.min(tokens.length, from + ubatch));
+            backend.forward(List.of(new Step(cache, part, false)));
+        }
+    }
+
+    /** The sequences, each fed one token per step for n steps after the depth. */
+    private static void decode(Backend backend, Contexts contexts, int n, int vocab, SplittableRandom random) {
+        contexts.rewind();
+        for (int i = 0; i < n; i++) {
+            List<Step> steps = new ArrayList<>(contexts.caches.size());
+            for (SequenceCache c : contexts.caches) steps.add(Step.decode(c, random.nextInt(vocab)));
+            backend.forward(steps);
         }
     }
 

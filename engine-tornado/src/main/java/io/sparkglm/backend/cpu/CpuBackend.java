@@ -33,7 +33,7 @@ public final class CpuBackend implements Backend {
     private final WorkerPool pool;
     private final boolean f16Cache;
     private final double[] inverseFrequencies;   // theta_i = base^(-2i / ropeDims)
-    private final PromptAttention promptAttention;
+    private final Attention attention;
 
     public CpuBackend(Checkpoint checkpoint, BackendOptions options) {
         requireWideVectors();
@@ -41,7 +41,7 @@ public final class CpuBackend implements Backend {
         this.weights = CpuWeights.from(checkpoint);
         this.pool = new WorkerPool(options.resolvedThreads());
         this.f16Cache = "f16".equals(options.kvCacheType());
-        this.promptAttention = new PromptAttention(config);
+        this.attention = new Attention(config);
         this.inverseFrequencies = new double[config.ropeDims() / 2];
         for (int i = 0; i < inverseFrequencies.length; i++) {
             inverseFrequencies[i] = Math.pow(config.ropeBase(), -2.0 * i / config.ropeDims());
@@ -142,63 +142,53 @@ public final class CpuBackend implements Backend {
     }
 
     /**
-     * Attention of every token of the step: generated tokens one query head at a time ({@link #attend}), runs of
-     * prompt tokens as matrix products per key group ({@link PromptAttention}), all items in one parallel loop.
+     * Attention of every token of the step, tiled over keys ({@link Attention}): runs of prompt tokens in items of a
+     * few tokens per key group, generated tokens per key group and span of keys (then merged), all items in one
+     * parallel loop.
      */
     private void attention(int l, Batch batch, float[] qkv, float[] context) {
-        int heads = config.heads(), groups = config.kvHeads();
+        int groups = config.kvHeads();
         int[] decoders = batch.decodeTokens();
-        List<PromptBlock> blocks = new ArrayList<>();
-        for (int[] run : batch.promptRuns()) {
-            int start = run[0], count = run[1];
-            int perItem = promptAttention.tokensPerItem(batch.positions[start + count - 1] + 1);
-            for (int t = start; t < start + count; t += perItem) {
-                int tokens = Math.min(perItem, start + count - t);
-                for (int g = 0; g < groups; g++) blocks.add(new PromptBlock(t, tokens, batch.positions[t], g));
+        List<AttentionItem> items = new ArrayList<>();
+        int[] firstSpan = new int[decoders.length];
+        int spans = 0;
+        for (int i = 0; i < decoders.length; i++) {
+            firstSpan[i] = spans;
+            int count = Attention.decodeSpans(batch.positions[decoders[i]]);
+            for (int g = 0; g < groups; g++) {
+                for (int s = 0; s < count; s++) items.add(new AttentionItem(decoders[i], 1, g, s, spans++));
             }
         }
-        int decodeItems = decoders.length * heads;
-        pool.parallelFor(decodeItems + blocks.size(), item -> {
-            if (item < decodeItems) {
-                attend(l, batch, qkv, context, decoders[item / heads], item % heads);
-            } else {
-                PromptBlock b = blocks.get(item - decodeItems);
-                promptAttention.attend(l, batch.caches[b.firstToken()], b.group(), b.firstToken(), b.tokens(),
-                        b.firstPosition(), qkv, context);
+        int perItem = attention.tokensPerItem();
+        for (int[] run : batch.promptRuns()) {
+            for (int t = run[0]; t < run[0] + run[1]; t += perItem) {
+                int tokens = Math.min(perItem, run[0] + run[1] - t);
+                for (int g = 0; g < groups; g++) items.add(new AttentionItem(t, tokens, g, -1, -1));
             }
+        }
+        Attention.Partials partials = attention.partials(spans);
+        pool.parallelFor(items.size(), i -> {
+            AttentionItem it = items.get(i);
+            int t = it.firstToken();
+            if (it.span() < 0) {
+                attention.prompt(l, batch.caches[t], it.group(), t, it.tokens(), batch.positions[t], qkv, context);
+            } else {
+                attention.decodeSpan(l, batch.caches[t], it.group(), t, batch.positions[t], it.span(), qkv, partials, it.slot());
+            }
+        });
+        pool.parallelFor(decoders.length * groups, i -> {
+            int d = i / groups, g = i % groups, t = decoders[d];
+            int count = Attention.decodeSpans(batch.positions[t]);
+            attention.merge(partials, firstSpan[d] + g * count, count, t, g, context);
         });
     }
 
-    /** One prompt attention work item: consecutive tokens of one sequence, one key group. */
-    private record PromptBlock(int firstToken, int tokens, int firstPosition, int group) {}
-
-    /** Causal attention of one query head of token t over its sequence's cache, softmax in fp32. */
-    private void attend(int l, Batch batch, float[] qkv, float[] context, int t, int head) {
-        int hd = config.headDim();
-        int group = head / (config.heads() / config.kvHeads());
-        int qOff = t * config.qkvDim() + head * hd;
-        int positions = batch.positions[t] + 1;
-        CpuSequenceCache cache = batch.caches[t];
-        float scale = (float) (1.0 / Math.sqrt(hd));
-
-        float[] scores = Scratch.scores(positions);
-        float max = Float.NEGATIVE_INFINITY;
-        for (int s = 0; s < positions; s++) {
-            scores[s] = cache.dotKey(l, s, group * hd, qkv, qOff, hd) * scale;
-            max = Math.max(max, scores[s]);
-        }
-        double sum = 0;
-        for (int s = 0; s < positions; s++) {
-            float e = (float) Math.exp(scores[s] - max);
-            scores[s] = e;
-            sum += e;
-        }
-        float inv = (float) (1.0 / sum);
-        int outOff = t * config.qDim() + head * hd;
-        for (int s = 0; s < positions; s++) {
-            cache.accumulateValue(l, s, group * hd, scores[s] * inv, context, outOff, hd);
-        }
-    }
+    /**
+     * One attention work item: {@code tokens} prompt tokens from {@code firstToken} for key group {@code group}
+     * ({@code span} -1), or span {@code span} of the keys of generated token {@code firstToken}, into partial
+     * slot {@code slot}.
+     */
+    private record AttentionItem(int firstToken, int tokens, int group, int span, int slot) {}
 
     private float[] logits(float[] h, int[] rows) {
         int hidden = config.hidden();
@@ -279,20 +269,6 @@ public final class CpuBackend implements Backend {
     @Override
     public void close() {
         pool.close();
-    }
-
-    /** Per-thread score buffers for attention (grown, never shrunk). */
-    private static final class Scratch {
-        private static final ThreadLocal<float[]> SCORES = ThreadLocal.withInitial(() -> new float[1024]);
-
-        static float[] scores(int n) {
-            float[] s = SCORES.get();
-            if (s.length < n) {
-                s = new float[Math.max(n, s.length * 2)];
-                SCORES.set(s);
-            }
-            return s;
-        }
     }
 
     /** A step flattened to tokens: which sequence and position each token has, which rows want logits. */
