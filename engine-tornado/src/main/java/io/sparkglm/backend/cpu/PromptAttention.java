@@ -51,6 +51,36 @@ final class PromptAttention {
     }
 
     /**
+     * Floats one thread's buffers ({@link #BUFFERS}) grow to over runs whose last token sees at most {@code context}
+     * keys: they are kept for the thread's life, so the largest run ever seen counts. An item of {@code k} tokens
+     * whose last token sees {@code p} keys takes {@code hd * rowsPad} (Q^T) + {@code p * rowsPad} (S^T) +
+     * {@code rows * (roundUp(p, 16) + 16)} (P) + {@code 256 * dimsPad} (K/V block) + {@code rows * dimsPad} (O),
+     * with {@code rows = k * headsPerGroup}, {@code rowsPad} rounded up to the float lanes and {@code k =
+     * tokensPerItem(p)}: the S^T budget caps k, never p, so past {@code SCORE_BUDGET / rowsPad} keys (for
+     * GLM-4-9B-1M: 512K at 16 float lanes, 1M at 8) a single token's scores still take {@code p * rowsPad} floats and
+     * P as many again: the buffers grow with the context. Each slot is the largest it has been, taken over every item size (the maximum of a slot is at the
+     * largest {@code p} that still gets {@code k} tokens, or at {@code context}).
+     */
+    long scratchFloats(int context) {
+        int hd = config.headDim(), lanes = FloatGemm.lanes();
+        long q = 0, s = 0, pr = 0, o = 0;
+        int byRows = Math.max(1, TARGET_ROWS / headsPerGroup);
+        long perPosition = roundUp(headsPerGroup, lanes);
+        for (int k = 1; k <= byRows + 1; k++) {
+            // the largest p for which tokensPerItem(p) >= k (k = byRows + 1 stands for "context itself")
+            long p = k <= byRows ? Math.min(context, SCORE_BUDGET / (k * perPosition)) : context;
+            if (p < 1) continue;
+            int items = tokensPerItem((int) p);
+            long rows = (long) items * headsPerGroup, rowsPad = roundUp((int) rows, lanes);
+            q = Math.max(q, hd * rowsPad);
+            s = Math.max(s, p * rowsPad);
+            pr = Math.max(pr, rows * (roundUp((int) p, 16) + 16));
+            o = Math.max(o, rows * dimsPad);
+        }
+        return q + s + pr + (long) KEY_BLOCK * dimsPad + o;
+    }
+
+    /**
      * Attention of tokens {@code [t0, t0 + count)} (positions {@code p0 ...}, all of {@code cache}) for key group
      * {@code group}: reads their queries from {@code qkv}, writes {@code context}. Keys and values of every
      * position up to the last token's must already be in the cache.
