@@ -31,6 +31,9 @@ import io.sparkglm.tensor.FloatGemm;
  */
 public final class CpuStepMemory {
 
+    /** Tokens per KV cache page: a sequence's cache takes whole pages ({@link CpuSequenceCache}). */
+    public static final int KV_PAGE_TOKENS = CpuSequenceCache.PAGE_TOKENS;
+
     private CpuStepMemory() {}
 
     /** Heap bytes that are live at most during one step of {@code tokens} tokens ({@code logitRows} logit rows). */
