@@ -41,6 +41,25 @@ public final class HfConfig {
         }
     }
 
+    /**
+     * The storage type the checkpoint's config.json declares ({@code torch_dtype}: bfloat16, float16, float32), or
+     * null when it names none or another one: a plan can estimate the weights' size before they are downloaded.
+     */
+    public static GgmlType torchDtype(Path configJson) {
+        try {
+            JsonNode root = JSON.readTree(Files.readString(configJson));
+            String dtype = root == null ? "" : root.path("torch_dtype").asText("");
+            return switch (dtype) {
+                case "bfloat16" -> GgmlType.BF16;
+                case "float16" -> GgmlType.F16;
+                case "float32" -> GgmlType.F32;
+                default -> null;
+            };
+        } catch (IOException e) {
+            throw new ModelFormatException(configJson + ": cannot read config: " + e.getMessage(), e);
+        }
+    }
+
     /** Parses config.json text; {@code source} names it in errors. */
     public static ModelConfig parse(String json, String source) {
         JsonNode root;

@@ -1,26 +1,37 @@
 package io.sparkglm.model;
 
 /**
- * What running a model costs in memory: its weights plus the KV cache, which grows by
- * {@code 2 (K and V) * layers * kvHeads * headDim * bytes per value} for every token of context.
+ * A model's size from its config alone (parameters, the bytes of a checkpoint of a given type) and byte counts for
+ * people. KV cache sizes are {@link KvCacheType}'s; whole memory plans are {@code io.sparkglm.generate.MemoryPlan}'s.
  */
-public record MemoryEstimate(long weightBytes, long kvBytesPerTokenF16, long kvBytesPerTokenF32) {
+public final class MemoryEstimate {
 
-    public static MemoryEstimate of(ModelConfig c, long weightBytes) {
-        return new MemoryEstimate(weightBytes, kvBytesPerToken(c, 2), kvBytesPerToken(c, 4));
+    private MemoryEstimate() {}
+
+    /** Weights of the 2-D matrices: embedding, output and per layer QKV, attention output, gate|up and down. */
+    public static long matrixParameters(ModelConfig c) {
+        long perLayer = (long) c.qkvDim() * c.hidden() + (long) c.hidden() * c.qDim() + 2L * c.ffnHidden() * c.hidden()
+                + (long) c.hidden() * c.ffnHidden();
+        return 2L * c.vocabSize() * c.hidden() + c.layers() * perLayer;
     }
 
-    /** KV cache bytes per token when K and V are stored with {@code bytesPerValue} (f16/bf16 2, f32 4). */
-    public static long kvBytesPerToken(ModelConfig c, int bytesPerValue) {
-        return 2L * c.layers() * c.kvHeads() * c.headDim() * bytesPerValue;
+    /** Weights of the 1-D tensors: two norms and the QKV bias per layer, the final norm. */
+    public static long vectorParameters(ModelConfig c) {
+        return c.layers() * (2L * c.hidden() + (c.qkvBias() ? c.qkvDim() : 0)) + c.hidden();
     }
 
-    public long totalF16(long contextTokens) {
-        return Math.addExact(weightBytes, Math.multiplyExact(kvBytesPerTokenF16, contextTokens));
+    /** Every weight the config implies (9,483,857,920 for glm-4-9b-chat-1m). */
+    public static long parameters(ModelConfig c) {
+        return matrixParameters(c) + vectorParameters(c);
     }
 
-    public long totalF32(long contextTokens) {
-        return Math.addExact(weightBytes, Math.multiplyExact(kvBytesPerTokenF32, contextTokens));
+    /**
+     * The bytes a checkpoint of {@code type} would hold, from the config alone: matrices in {@code type}; norms and
+     * biases in f32 as GGUF files keep them, except for bf16, where (as in the published safetensors) they are bf16.
+     */
+    public static long estimatedWeightBytes(ModelConfig c, GgmlType type) {
+        GgmlType vectors = type == GgmlType.BF16 ? GgmlType.BF16 : GgmlType.F32;
+        return type.byteSize(matrixParameters(c)) + vectors.byteSize(vectorParameters(c));
     }
 
     /** 83886080 -> "80.0 MiB". */

@@ -8,6 +8,7 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
@@ -40,9 +41,14 @@ class CliModelCommandsTest {
         }
         assertTrue(out.contains(String.format(java.util.Locale.ROOT, "parameters:   %,d", params)), out);
         assertTrue(out.contains(Files.size(SharedFiles.tinyQ8()) + " bytes"), out);
-        // 2 (K,V) * 3 layers * 2 kv heads * 32 dims * 2 bytes = 768; f32 twice that
-        assertTrue(out.contains("f16/bf16 768 B per token (768 bytes), f32 1.5 KiB per token (1536 bytes)"), out);
-        assertTrue(out.contains("context 1000:"), out);
+        // 2 (K,V) * 3 layers * 2 kv heads * 32 dims * 2 bytes = 768; f32 twice that; q8_0: 2 blocks of 34 per row
+        assertTrue(out.contains("f32 1.5 KiB per token (1536 bytes), f16 768 B per token (768 bytes), "
+                + "q8_0 408 B per token (408 bytes)"), out);
+        assertTrue(out.contains("memory plan:  CPU engine, 1,000 tokens x 1 sequence, f32 KV cache, prefill chunk 512"), out);
+        // 1000 tokens -> 4 pages of 256 = 1024 tokens x 1536 bytes
+        assertTrue(out.contains("off-heap: 1.5 KiB per token x 1,000 tokens (whole pages) x 1"), out);
+        assertTrue(out.contains("KV cache         1.5 MiB"), out);
+        assertTrue(out.contains("fits:         yes"), out);
     }
 
     @Test
@@ -50,13 +56,65 @@ class CliModelCommandsTest {
         Files.copy(SharedFiles.glm4().resolve("config.glm-4-9b-chat-1m.json"), dir.resolve("config.json"));
         Run run = glm("info", "--model", dir.toString(), "--context", "1048576");
         assertEquals(0, run.exitCode(), run.err());
-        assertTrue(run.out().contains("kv heads 4"), run.out());
-        assertTrue(run.out().contains("rope base 1.00000e+08"), run.out());
-        assertTrue(run.out().contains("f16/bf16 80.0 KiB per token (81920 bytes)"), run.out());
-        // 80 KiB * 1M tokens = 80 GiB (FACTS.md); f32 doubles it
-        assertTrue(run.out().contains("KV only = 80.0 GiB with an f16 KV cache, 160.0 GiB with an f32 KV cache"), run.out());
+        String out = run.out();
+        assertTrue(out.contains("kv heads 4"), out);
+        assertTrue(out.contains("rope base 1.00000e+08"), out);
+        // 2 (K,V) x 40 layers x 512 (4 groups x 128) x 2 bytes = 80 KiB (FACTS.md); f32 doubles it
+        assertTrue(out.contains("f32 160.0 KiB per token (163840 bytes), f16 80.0 KiB per token (81920 bytes), "
+                + "q8_0 42.5 KiB per token (43520 bytes)"), out);
+        assertTrue(out.contains("parameters:   9,483,857,920 (from the config)"), out);
+        // torch_dtype bfloat16: 2 bytes per parameter (the published 18.97 GB)
+        assertTrue(out.contains("weights:      17.7 GiB (18,967,715,840 bytes), estimated: bf16"), out);
+        assertTrue(out.contains("KV cache       160.0 GiB"), out);   // f32, the engine's default
         ModelConfig chat = HfConfig.read(SharedFiles.glm4().resolve("config.glm-4-9b-chat.json"));
-        assertEquals(40 * 1024, MemoryEstimate.kvBytesPerToken(chat, 2));
+        assertEquals(40 * 1024, KvCacheType.F16.bytesPerToken(chat));
+    }
+
+    /** Q8_0 weights (9.4 GiB) and a 1M-token f16 cache (80 GiB): by hand, not in 64 GiB; in 141 GiB with room. */
+    @Test
+    void infoSaysWhereAMillionTokensFit(@TempDir Path dir) throws Exception {
+        Files.copy(SharedFiles.glm4().resolve("config.glm-4-9b-chat-1m.json"), dir.resolve("config.json"));
+        Run run = glm("info", "--model", dir.toString(), "--context", "1048576", "--kv-cache", "f16",
+                "--weights-type", "q8_0", "--memory", "64g", "--threads", "4");
+        assertEquals(0, run.exitCode(), run.err());
+        String out = run.out();
+        // matrices 9,483,321,344 x 34/32 + 536,576 f32 norms and biases
+        assertTrue(out.contains("weights:      9.4 GiB (10,078,175,232 bytes), estimated: q8_0"), out);
+        assertTrue(out.contains("KV cache        80.0 GiB"), out);
+        assertTrue(out.contains("memory:       64.0 GiB (68719476736 bytes), from --memory"), out);
+        assertTrue(out.contains("fits:         no: needs 90."), out);
+        // (64 GiB - 9.4 GiB weights - 0.5 GiB headroom - ~0.7 GiB heap) / 80 KiB: about 700K tokens
+        int largest = Integer.parseInt(out.replaceAll("(?s).*largest context that fits: ([0-9,]+) tokens.*", "$1").replace(",", ""));
+        assertTrue(largest > 690_000 && largest < 710_000, "largest " + largest);
+        //                          f32 (160 GiB)  f16 (80 GiB)  q8_0 (42.5 GiB)
+        assertEquals(List.of("no", "no", "no"), verdicts(out, "CPU 24 GiB"));
+        assertEquals(List.of("no", "no", "yes"), verdicts(out, "CPU 64 GiB"));
+        assertEquals(List.of("no", "yes", "yes"), verdicts(out, "CPU 128 GiB"));
+        assertEquals(List.of("no", "no", "yes"), verdicts(out, "GPU 80 GiB"));
+        assertEquals(List.of("no", "yes", "yes"), verdicts(out, "GPU 141 GiB"));
+        assertTrue(out.contains("CPU 64 GiB   no, 3"), out);    // f32 in 64 GiB: ~350K tokens
+    }
+
+    /** "yes" or "no" per KV type (f32, f16, q8_0) in the table row of {@code place}. */
+    static List<String> verdicts(String out, String place) {
+        String line = out.lines().filter(l -> l.startsWith("  " + place + " ")).findFirst().orElseThrow(() -> new AssertionError(out));
+        return java.util.Arrays.stream(line.substring(2 + place.length()).strip().split(" {2,}"))
+                .map(cell -> cell.startsWith("yes") ? "yes" : cell.startsWith("no") ? "no" : cell).toList();
+    }
+
+    @Test
+    void infoPlansThisJvmByDefaultAndRefusesNonsense(@TempDir Path dir) throws Exception {
+        Files.copy(SharedFiles.glm4().resolve("config.glm-4-9b-chat.json"), dir.resolve("config.json"));
+        Run run = glm("info", "--model", dir.toString(), "--context", "4096", "--memory", "512m");
+        assertTrue(run.out().contains("fits:         no: needs"), run.out());
+        Run jvm = glm("info", "--model", dir.toString(), "--context", "4096");
+        assertTrue(jvm.out().contains("this JVM: machine memory"), jvm.out());
+        assertTrue(jvm.out().contains("of it the heap limit " + MemoryEstimate.human(Runtime.getRuntime().maxMemory())), jvm.out());
+        assertEquals(2, glm("info", "--model", dir.toString(), "--memory", "20x").exitCode());
+        Run kv = glm("info", "--model", dir.toString(), "--kv-cache", "q4");
+        assertNotEquals(0, kv.exitCode());
+        assertTrue(kv.err().contains("not one of f32, f16, q8_0"), kv.err());
+        assertNotEquals(0, glm("info", "--model", dir.toString(), "--weights-type", "q5_k").exitCode());
     }
 
     @Test

@@ -61,6 +61,12 @@ final class Attention {
         return position / DECODE_SPAN + 1;
     }
 
+    /** Floats (doubles counted as two) of one thread's tiles: fixed by the model, whatever the context. */
+    long scratchFloats() {
+        return (long) maxRows * hd + (long) hd * KEY_BLOCK + (long) KEY_BLOCK * dimsPad + (long) maxRows * KEY_BLOCK
+                + (long) maxRows * dimsPad + 3L * maxRows;
+    }
+
     /** One thread's tiles: their sizes depend on the model, never on the context. */
     private final class Tiles {
         final float[] queries = new float[maxRows * hd];               // Q:   [row][dim]

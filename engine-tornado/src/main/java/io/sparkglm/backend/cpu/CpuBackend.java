@@ -42,10 +42,14 @@ public final class CpuBackend implements Backend {
         this.pool = new WorkerPool(options.resolvedThreads());
         this.f16Cache = "f16".equals(options.kvCacheType());
         this.attention = new Attention(config);
-        this.inverseFrequencies = new double[config.ropeDims() / 2];
-        for (int i = 0; i < inverseFrequencies.length; i++) {
-            inverseFrequencies[i] = Math.pow(config.ropeBase(), -2.0 * i / config.ropeDims());
-        }
+        this.inverseFrequencies = inverseFrequencies(config);
+    }
+
+    /** theta_i = base^(-2i / ropeDims), i = 0 .. ropeDims/2 - 1, in double. */
+    static double[] inverseFrequencies(ModelConfig config) {
+        double[] inverse = new double[config.ropeDims() / 2];
+        for (int i = 0; i < inverse.length; i++) inverse[i] = Math.pow(config.ropeBase(), -2.0 * i / config.ropeDims());
+        return inverse;
     }
 
     /**
@@ -249,10 +253,21 @@ public final class CpuBackend implements Backend {
         for (int i = 0; i < h.length; i++) h[i] += delta[i];
     }
 
-    /** cos and sin of p * theta_i per token, computed in double (exact at positions near 1M). */
-    private record Angles(float[] cos, float[] sin) {}
+    /** cos and sin of p * theta_i per token ({@link #ropeAngles}). */
+    record Angles(float[] cos, float[] sin) {}
 
     private Angles angles(int[] positions) {
+        return ropeAngles(positions, inverseFrequencies);
+    }
+
+    /**
+     * cos and sin of {@code position * theta_i} for every token and pair, {@code [t * pairs + i]}. The angle is
+     * computed in double and only its cos and sin are rounded to float, once. Near position 2^20 an angle of
+     * ~10^6 radians held in float has an ulp of 2^-4 radians, so a float product (and a float theta_i) would be off
+     * by up to a few hundredths of a radian: a visibly wrong rotation. In double the angle is good to ~10^-10 radians
+     * and the only error left is the rounding of cos and sin to float (RopeAtLongPositionsTest).
+     */
+    static Angles ropeAngles(int[] positions, double[] inverseFrequencies) {
         int half = inverseFrequencies.length;
         float[] cos = new float[positions.length * half];
         float[] sin = new float[positions.length * half];
