@@ -83,7 +83,8 @@ final class BenchCommand implements Callable<Integer> {
                             () -> decode(backend, contexts, genTokens, vocab, random));
                 }
             }
-            out.printf("rss %.0f MiB (weights stay memory-mapped: file pages count once they are touched)%n", rssMiB());
+            out.printf("rss %.0f MiB, peak %.0f MiB (weights stay memory-mapped: file pages count once they are touched)%n",
+                    procStatusMiB("VmRSS:"), procStatusMiB("VmHWM:"));
         }
         out.flush();
         return 0;
@@ -154,10 +155,11 @@ final class BenchCommand implements Callable<Integer> {
         return checkpoint.tensor("blk.0.ffn_down.weight").type().toString();
     }
 
-    private static double rssMiB() {
+    /** A memory figure of this process from /proc/self/status (VmRSS: now, VmHWM: peak), in MiB; NaN elsewhere. */
+    private static double procStatusMiB(String field) {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith("VmRSS:")) return Long.parseLong(line.replaceAll("\\D", "")) / 1024.0;
+                if (line.startsWith(field)) return Long.parseLong(line.replaceAll("\\D", "")) / 1024.0;
             }
         } catch (IOException | RuntimeException e) {
             // not Linux: no figure
