@@ -2,6 +2,7 @@ package io.sparkglm.backend.cpu;
 
 import io.sparkglm.model.ModelConfig;
 import io.sparkglm.tensor.FloatGemm;
+import io.sparkglm.tensor.VectorExp;
 import java.util.Arrays;
 
 /**
@@ -14,6 +15,8 @@ import java.util.Arrays;
  *   m' = max(m, max S*scale);  P = exp(S*scale - m');  l = l e^(m-m') + sum P;  O = O e^(m-m') + P V
  * </pre>
  * and at the end O / l. Memory per item is a few blocks, whatever the context: no scores buffer of tokens x context.
+ * The exponentials are {@link VectorExp}'s, a vector at a time: one per score, they cost more than the score itself
+ * with {@link Math#exp} at GLM-4's head size.
  *
  * <p>A generated token's keys are split into spans of {@link #DECODE_SPAN} that separate items compute (flash-decoding:
  * one sequence's attention over a long context uses every core), each leaving (m, l, O), merged in span order.
@@ -120,7 +123,7 @@ final class Attention {
             Arrays.fill(context, to, to + hd, 0f);
             for (int s = 0; s < spans; s++) {
                 int at = (first + s) * headsPerGroup + row;
-                float weight = spans == 1 ? 1f : (float) Math.exp(p.max[at] - max);
+                float weight = VectorExp.expNonPositive(p.max[at] - max);
                 sum += p.sum[at] * weight;
                 for (int d = 0; d < hd; d++) context[to + d] = Math.fma(p.out[at * hd + d], weight, context[to + d]);
             }
@@ -180,15 +183,13 @@ final class Attention {
             blockMax = Math.max(blockMax, v);
         }
         float old = w.max[row], max = Math.max(old, blockMax);
+        for (int j = 0; j < valid; j++) w.probs[base + j] -= max;
+        VectorExp.expNonPositive(w.probs, base, base + valid);
         double sum = 0;
-        for (int j = 0; j < valid; j++) {
-            float e = (float) Math.exp(w.probs[base + j] - max);
-            w.probs[base + j] = e;
-            sum += e;
-        }
+        for (int j = 0; j < valid; j++) sum += w.probs[base + j];
         Arrays.fill(w.probs, base + valid, base + nPad, 0f);
         if (old != max && old != Float.NEGATIVE_INFINITY) {
-            float correction = (float) Math.exp(old - max);
+            float correction = VectorExp.expNonPositive(old - max);
             w.sum[row] *= correction;
             for (int d = 0, o = row * dimsPad; d < hd; d++) w.out[o + d] *= correction;
         }
