@@ -123,4 +123,15 @@ class EngineCommandsTest {
         assertTrue(r.out().contains("x4 (batched, total)"), r.out());
         assertTrue(r.out().contains("rss"), r.out());
     }
+
+    @Test
+    void benchComparesKvCacheTypesAtADepth() {
+        Run r = run("bench", "--model", SharedFiles.tinyF32().toString(), "-p", "16", "-n", "4", "-d", "600", "-r", "1",
+                "-t", "2", "--kv-cache", "f32,q8_0");
+        assertEquals(0, r.exit(), r.err());
+        int f32 = r.out().indexOf("kv cache f32, depth 600"), q8 = r.out().indexOf("kv cache q8_0, depth 600");
+        assertTrue(f32 >= 0 && q8 > f32, r.out());
+        assertTrue(r.out().substring(q8).matches("(?s).*pp16 @ d600 +[0-9.]+ ± [0-9.]+ tok/s.*tg4 @ d600 +[0-9.]+ ± .*"), r.out());
+        assertEquals(1, r.out().split("rss ", -1).length - 1, r.out());
+    }
 }
