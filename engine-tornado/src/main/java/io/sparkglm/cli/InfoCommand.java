@@ -1,5 +1,6 @@
 package io.sparkglm.cli;
 
+import io.sparkglm.backend.KvCacheType;
 import io.sparkglm.model.Checkpoint;
 import io.sparkglm.model.GgmlType;
 import io.sparkglm.model.HfConfig;
@@ -87,12 +88,16 @@ final class InfoCommand implements Callable<Integer> {
     private void printMemory(PrintWriter out, ModelConfig c, MemoryEstimate m, boolean haveWeights) {
         long n = context != null ? context : c.contextLength();
         if (n < 0) throw new IllegalArgumentException("--context must not be negative: " + n);
+        // q8_0: 34 bytes per 32 values (ggml blocks), where the KV width is whole blocks (ADR 0011)
+        long q8 = c.kvDim() % KvCacheType.Q8_0_BLOCK == 0 ? (long) c.layers() * 2 * KvCacheType.Q8_0.rowBytes(c.kvDim()) : 0;
         if (haveWeights) out.println("weights:      " + MemoryEstimate.human(m.weightBytes()) + " (" + m.weightBytes() + " bytes)");
         out.println("KV cache:     f16/bf16 " + MemoryEstimate.human(m.kvBytesPerTokenF16()) + " per token ("
                 + m.kvBytesPerTokenF16() + " bytes), f32 " + MemoryEstimate.human(m.kvBytesPerTokenF32()) + " per token ("
-                + m.kvBytesPerTokenF32() + " bytes)");
+                + m.kvBytesPerTokenF32() + " bytes)" + (q8 > 0 ? ", q8_0 " + MemoryEstimate.human(q8) + " per token (" + q8
+                + " bytes)" : ""));
         String what = haveWeights ? "weights + KV" : "KV only";
-        out.printf(Locale.ROOT, "context %d:   %s = %s with an f16 KV cache, %s with an f32 KV cache%n", n, what,
-                MemoryEstimate.human(m.totalF16(n)), MemoryEstimate.human(m.totalF32(n)));
+        out.printf(Locale.ROOT, "context %d:   %s = %s with an f16 KV cache, %s with an f32 KV cache%s%n", n, what,
+                MemoryEstimate.human(m.totalF16(n)), MemoryEstimate.human(m.totalF32(n)),
+                q8 > 0 ? ", " + MemoryEstimate.human(m.totalF16(n) - m.kvBytesPerTokenF16() * n + q8 * n) + " with a q8_0 KV cache" : "");
     }
 }

@@ -54,7 +54,8 @@ class CliModelCommandsTest {
         assertTrue(run.out().contains("rope base 1.00000e+08"), run.out());
         assertTrue(run.out().contains("f16/bf16 80.0 KiB per token (81920 bytes)"), run.out());
         // 80 KiB * 1M tokens = 80 GiB (FACTS.md); f32 doubles it
-        assertTrue(run.out().contains("KV only = 80.0 GiB with an f16 KV cache, 160.0 GiB with an f32 KV cache"), run.out());
+        assertTrue(run.out().contains("KV only = 80.0 GiB with an f16 KV cache, 160.0 GiB with an f32 KV cache, 42.5 GiB with a q8_0 KV cache"), run.out());
+        assertTrue(run.out().contains("q8_0 42.5 KiB per token (43520 bytes)"), run.out());
         ModelConfig chat = HfConfig.read(SharedFiles.glm4().resolve("config.glm-4-9b-chat.json"));
         assertEquals(40 * 1024, MemoryEstimate.kvBytesPerToken(chat, 2));
     }
