@@ -4,7 +4,8 @@ package io.sparkglm.backend;
  * Backend settings that do not come from the model.
  *
  * @param threads      compute threads; 0 = all cores
- * @param kvCacheType  "f32" or "f16"
+ * @param kvCacheType  "f32", "f16" or "q8_0" (see {@link KvCacheType}; an engine resolves "auto" before it opens a
+ *                     backend)
  * @param device       accelerator index (-1 = the backend's default)
  * @param maxSequences most sequences the engine keeps live at once (0 = not known): a backend that reserves
  *                     per-sequence memory up front (device KV slots) sizes itself by it

@@ -31,6 +31,15 @@ public final class Backends {
         throw new IllegalArgumentException("unknown backend '" + name + "' (known: " + names(providers) + ", auto)");
     }
 
+    /** The backend {@link #open} would pick for {@code name}: "auto" becomes the first available accelerator, else "cpu". */
+    public static String resolveName(String name) {
+        if (!name.equals("auto")) return name;
+        for (BackendProvider p : providers()) {
+            if (p.usesAccelerator() && p.available()) return p.name();
+        }
+        return "cpu";
+    }
+
     private static List<BackendProvider> providers() {
         List<BackendProvider> list = new ArrayList<>();
         ServiceLoader.load(BackendProvider.class, Backends.class.getClassLoader()).forEach(list::add);

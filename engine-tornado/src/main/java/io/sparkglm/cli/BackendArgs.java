@@ -3,8 +3,12 @@ package io.sparkglm.cli;
 import io.sparkglm.backend.Backend;
 import io.sparkglm.backend.BackendOptions;
 import io.sparkglm.backend.Backends;
+import io.sparkglm.backend.KvCacheType;
+import io.sparkglm.generate.Engine;
+import io.sparkglm.generate.EngineOptions;
 import io.sparkglm.model.Checkpoint;
 import java.nio.file.Path;
+import java.util.Locale;
 import picocli.CommandLine.Option;
 
 /** The options every compute command shares: which model, which backend, how many threads. */
@@ -19,16 +23,42 @@ final class BackendArgs {
     @Option(names = {"-t", "--threads"}, defaultValue = "0", description = "Compute threads (0 = all cores).")
     int threads;
 
-    @Option(names = "--kv-cache", defaultValue = "f32", description = "KV cache type: f32 or f16 (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--kv-cache", defaultValue = "f32", description = "KV cache type: f32, f16, q8_0 (ggml blocks: 34 "
+            + "bytes per 32 values) or auto (the smallest-error type whose cache for the whole context fits the memory "
+            + "left for KV caches) (default: ${DEFAULT-VALUE}).")
     String kvCache;
 
     @Option(names = "--device", defaultValue = "-1", description = "Accelerator index for the tornado backend (-1 = default).")
     int device;
 
-    Backend open(Checkpoint checkpoint) {
-        if (!kvCache.equals("f32") && !kvCache.equals("f16")) {
-            throw new IllegalArgumentException("--kv-cache must be f32 or f16, not '" + kvCache + "'");
+    /** --kv-cache, checked: "f32", "f16", "q8_0" or "auto". */
+    String kvCacheOption() {
+        return checkedKvCache(kvCache);
+    }
+
+    static String checkedKvCache(String value) {
+        if (!KvCacheType.isValidOption(value)) {
+            throw new IllegalArgumentException("--kv-cache must be " + KvCacheType.ALLOWED + ", not '" + value + "'");
         }
-        return Backends.open(backend, checkpoint, new BackendOptions(threads, kvCache, device));
+        return value.toLowerCase(Locale.ROOT);
+    }
+
+    Backend open(Checkpoint checkpoint) {
+        return open(checkpoint, kvCacheOption(), 1);
+    }
+
+    /**
+     * A backend with the given cache type; "auto" is resolved as an engine of {@code sequences} sequences would
+     * resolve it (and the choice printed to stderr).
+     */
+    Backend open(Checkpoint checkpoint, String kvCacheType, int sequences) {
+        String type = checkedKvCache(kvCacheType);
+        if (type.equals(KvCacheType.AUTO)) {
+            Engine.KvCacheChoice choice = Engine.chooseKvCache(EngineOptions.defaults(model).withBackend(backend)
+                    .withKvCacheType(type).withMaxBatch(sequences), checkpoint);
+            System.err.println("glm: KV cache " + choice.type() + " (" + choice.reason() + ")");
+            type = choice.type();
+        }
+        return Backends.open(backend, checkpoint, new BackendOptions(threads, type, device));
     }
 }

@@ -22,7 +22,8 @@ import picocli.CommandLine.Model.CommandSpec;
 /**
  * llama-bench style throughput: prompt processing (pp: N tokens fed in steps of --ubatch, as llama.cpp's n_ubatch),
  * text generation (tg, N single-token steps) and batched decode (B sequences stepping together), on random token
- * ids; with --depth D, each after D tokens already in the cache (llama-bench's -d: the cost of a long context).
+ * ids; with --depth D, each after D tokens already in the cache (llama-bench's -d: the cost of a long context), for
+ * each KV cache type of a comma-separated --kv-cache list (side by side, one model load).
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Measure prompt processing and generation speed (llama-bench style).")
@@ -40,7 +41,8 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = {"-b", "--batch"}, defaultValue = "1", description = "Also measure decode with B sequences together (default: ${DEFAULT-VALUE} = skip).")
     int batch;
 
-    @Option(names = {"-d", "--depth"}, defaultValue = "0", description = "Tokens already in the KV cache before each test (default: ${DEFAULT-VALUE}).")
+    @Option(names = {"-d", "--depth"}, defaultValue = "0", description = "Tokens already in each cache before pp and tg "
+            + "are timed (prefilled once, untimed, --ubatch a step; default: ${DEFAULT-VALUE}).")
     int depth;
 
     @Option(names = "--ubatch", defaultValue = "512", description = "Prompt tokens per forward step for pp and the depth prefill (default: ${DEFAULT-VALUE}).")
@@ -56,31 +58,12 @@ final class BenchCommand implements Callable<Integer> {
             throw new IllegalArgumentException("token counts and --depth must be >= 0, --batch and --ubatch >= 1");
         }
         PrintWriter out = spec.commandLine().getOut();
-        try (Checkpoint checkpoint = ModelLoader.open(backendArgs.model);
-             Backend backend = backendArgs.open(checkpoint)) {
-            int vocab = checkpoint.config().vocabSize();
-            out.printf("model %s (%s, %.2f GiB mapped), backend %s, threads %s%n", checkpoint.source().getFileName(),
-                    describeTypes(checkpoint), checkpoint.fileBytes() / (double) (1L << 30), backend.name(),
-                    backendArgs.threads == 0 ? "all (" + Runtime.getRuntime().availableProcessors() + ")" : backendArgs.threads);
-            SplittableRandom random = new SplittableRandom(1234);
-            String at = depth > 0 ? " @ d" + depth : "";
-            if (promptTokens > 0) {
-                try (Contexts contexts = new Contexts(backend, 1, promptTokens, random, vocab)) {
-                    report(out, "pp" + promptTokens + at, promptTokens, () -> {
-                        contexts.rewind();
-                        prefill(backend, contexts.caches.getFirst(), random.ints(promptTokens, 0, vocab).toArray());
-                    });
-                }
-            }
-            if (genTokens > 0) {
-                try (Contexts contexts = new Contexts(backend, 1, genTokens, random, vocab)) {
-                    report(out, "tg" + genTokens + at, genTokens, () -> decode(backend, contexts, genTokens, vocab, random));
-                }
-            }
-            if (genTokens > 0 && batch > 1) {
-                try (Contexts contexts = new Contexts(backend, batch, genTokens, random, vocab)) {
-                    report(out, "tg" + genTokens + " x" + batch + " (batched, total)" + at, genTokens * batch,
-                            () -> decode(backend, contexts, genTokens, vocab, random));
+        List<String> kvTypes = List.of(backendArgs.kvCache.split(","));
+        for (String kv : kvTypes) BackendArgs.checkedKvCache(kv.strip());
+        try (Checkpoint checkpoint = ModelLoader.open(backendArgs.model)) {
+            for (String kv : kvTypes) {
+                try (Backend backend = backendArgs.open(checkpoint, kv.strip(), batch)) {
+                    run(out, checkpoint, backend, kv.strip());
                 }
             }
             out.printf("rss %.0f MiB, peak %.0f MiB (weights stay memory-mapped: file pages count once they are touched)%n",
@@ -90,9 +73,41 @@ final class BenchCommand implements Callable<Integer> {
         return 0;
     }
 
+    private void run(PrintWriter out, Checkpoint checkpoint, Backend backend, String kv) {
+        int vocab = checkpoint.config().vocabSize();
+        out.printf("model %s (%s, %.2f GiB mapped), backend %s, threads %s, kv cache %s%s%n", checkpoint.source().getFileName(),
+                describeTypes(checkpoint), checkpoint.fileBytes() / (double) (1L << 30), backend.name(),
+                backendArgs.threads == 0 ? "all (" + Runtime.getRuntime().availableProcessors() + ")" : backendArgs.threads,
+                kv, depth > 0 ? ", depth " + depth : "");
+        SplittableRandom random = new SplittableRandom(1234);
+        String at = depth > 0 ? " @ d" + depth : "";
+        if (promptTokens > 0) {
+            try (Contexts contexts = new Contexts(backend, 1, promptTokens, random, vocab)) {
+                int[] prompt = random.ints(promptTokens, 0, vocab).toArray();
+                report(out, "pp" + promptTokens + at, promptTokens, () -> {
+                    contexts.rewind();
+                    long start = System.nanoTime();
+                    prefill(backend, contexts.caches.getFirst(), prompt);
+                    return System.nanoTime() - start;
+                });
+            }
+        }
+        if (genTokens > 0) {
+            try (Contexts contexts = new Contexts(backend, 1, genTokens, random, vocab)) {
+                report(out, "tg" + genTokens + at, genTokens, () -> decode(backend, contexts, genTokens, vocab, random));
+            }
+        }
+        if (genTokens > 0 && batch > 1) {
+            try (Contexts contexts = new Contexts(backend, batch, genTokens, random, vocab)) {
+                report(out, "tg" + genTokens + at + " x" + batch + " (batched, total)", genTokens * batch,
+                        () -> decode(backend, contexts, genTokens, vocab, random));
+            }
+        }
+    }
+
     /**
      * Sequences with room for {@code depth + tokens}, each prefilled with {@code depth} random tokens once; every
-     * timed run rewinds them to the depth (the prefill is not what a tg or pp test measures).
+     * timed run rewinds them to the depth (a deep prefill per repetition would cost more than the test).
      */
     private final class Contexts implements AutoCloseable {
         final List<SequenceCache> caches = new ArrayList<>();
@@ -123,23 +138,23 @@ final class BenchCommand implements Callable<Integer> {
         }
     }
 
-    /** The sequences, each fed one token per step for n steps after the depth. */
-    private static void decode(Backend backend, Contexts contexts, int n, int vocab, SplittableRandom random) {
+    /** The sequences, rewound to the depth, each fed one token per step for n steps: the nanoseconds of the steps. */
+    private static long decode(Backend backend, Contexts contexts, int n, int vocab, SplittableRandom random) {
         contexts.rewind();
+        long start = System.nanoTime();
         for (int i = 0; i < n; i++) {
             List<Step> steps = new ArrayList<>(contexts.caches.size());
             for (SequenceCache c : contexts.caches) steps.add(Step.decode(c, random.nextInt(vocab)));
             backend.forward(steps);
         }
+        return System.nanoTime() - start;
     }
 
-    private void report(PrintWriter out, String test, int tokens, Runnable run) {
-        run.run();                                   // warm-up: JIT, page-in of the mapped weights
+    private void report(PrintWriter out, String test, int tokens, java.util.function.LongSupplier timedNanos) {
+        timedNanos.getAsLong();                      // warm-up: JIT, page-in of the mapped weights
         double[] rates = new double[repetitions];
         for (int i = 0; i < repetitions; i++) {
-            long start = System.nanoTime();
-            run.run();
-            rates[i] = tokens * 1e9 / (System.nanoTime() - start);
+            rates[i] = tokens * 1e9 / timedNanos.getAsLong();
         }
         double mean = 0;
         for (double r : rates) mean += r;

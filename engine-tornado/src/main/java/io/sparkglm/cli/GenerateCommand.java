@@ -93,9 +93,14 @@ final class GenerateCommand implements Callable<Integer> {
         SamplingParams sampling = new SamplingParams(temperature, topK, topP, minP, repeatPenalty, seed);
         EngineOptions options = EngineOptions.defaults(backendArgs.model)
                 .withBackend(backendArgs.backend).withThreads(backendArgs.threads)
-                .withKvCacheType(backendArgs.kvCache).withMaxContext(maxContext).withDevice(backendArgs.device);
+                .withKvCacheType(backendArgs.kvCacheOption()).withMaxContext(maxContext).withDevice(backendArgs.device)
+                .withMaxBatch(1);  // one request: "auto" sizes the KV cache for one sequence
         PrintWriter out = spec.commandLine().getOut();
         try (Engine engine = Engine.load(options)) {
+            if (stats || options.kvCacheType().equals("auto")) {
+                spec.commandLine().getErr().println("KV cache " + engine.kvCache().type() + " (" + engine.kvCache().reason() + ")");
+                spec.commandLine().getErr().flush();
+            }
             GenerationRequest request = request(engine, sampling).withStopStrings(stops).withIgnoreEos(ignoreEos);
             JsonGrammar grammar = grammar(engine);
             if (grammar != null) request = request.withConstraint(grammar.constraint(maxTokens));

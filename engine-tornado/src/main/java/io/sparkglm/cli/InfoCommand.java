@@ -6,7 +6,7 @@ import io.sparkglm.generate.MemoryPlan.Budget;
 import io.sparkglm.model.Checkpoint;
 import io.sparkglm.model.GgmlType;
 import io.sparkglm.model.HfConfig;
-import io.sparkglm.model.KvCacheType;
+import io.sparkglm.backend.KvCacheType;
 import io.sparkglm.model.MemoryEstimate;
 import io.sparkglm.model.ModelConfig;
 import io.sparkglm.model.ModelLoader;
@@ -82,7 +82,7 @@ final class InfoCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
-        KvCacheType kv = KvCacheType.parse(kvCache);
+        KvCacheType kv = KvCacheType.of(kvCache);
         if (batch < 1) throw new IllegalArgumentException("--batch must be at least 1: " + batch);
         if (prefillChunk < 0) throw new IllegalArgumentException("--prefill-chunk must be >= 0: " + prefillChunk);
         if (threads < 0) throw new IllegalArgumentException("--threads must be >= 0: " + threads);

@@ -1,6 +1,6 @@
 package io.sparkglm.generate;
 
-import io.sparkglm.model.KvCacheType;
+import io.sparkglm.backend.KvCacheType;
 import io.sparkglm.model.ModelConfig;
 
 /**

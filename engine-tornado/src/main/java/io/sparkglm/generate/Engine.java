@@ -3,7 +3,10 @@ package io.sparkglm.generate;
 import io.sparkglm.backend.Backend;
 import io.sparkglm.backend.BackendOptions;
 import io.sparkglm.backend.Backends;
+import io.sparkglm.backend.KvCacheType;
+import io.sparkglm.backend.cpu.CpuBackend;
 import io.sparkglm.model.Checkpoint;
+import io.sparkglm.model.MemoryEstimate;
 import io.sparkglm.model.ModelConfig;
 import io.sparkglm.model.ModelLoader;
 import io.sparkglm.tokenizer.GlmTokenizer;
@@ -26,20 +29,71 @@ public final class Engine implements AutoCloseable {
     private final Backend backend;
     private final int contextLength;
     private final Scheduler scheduler;
+    private final KvCacheChoice kvCache;
     private boolean closed;
 
-    private Engine(EngineOptions options, Checkpoint checkpoint, GlmTokenizer tokenizer, Backend backend) {
+    private Engine(EngineOptions options, Checkpoint checkpoint, GlmTokenizer tokenizer, Backend backend,
+                   KvMemory kvMemory, KvCacheChoice kvCache) {
         this.options = options;
+        this.kvCache = kvCache;
         this.checkpoint = checkpoint;
         this.tokenizer = tokenizer;
         this.backend = backend;
         ModelConfig config = checkpoint.config();
         int cap = options.maxContext() > 0 ? Math.min(options.maxContext(), config.contextLength()) : config.contextLength();
         this.contextLength = Math.min(cap, backend.maxSequenceTokens());
-        long weightBytes = checkpoint.tensors().values().stream().mapToLong(t -> t.data().byteSize()).sum();
         this.scheduler = new Scheduler(backend, tokenizer, options.maxBatch(), options.prefillChunk(),
-                Math.min(tokenizer.vocabSize(), config.vocabSize()), KvMemory.of(options.kvCacheMemory(), weightBytes),
-                options.stepTimeoutMillis());
+                Math.min(tokenizer.vocabSize(), config.vocabSize()), kvMemory, options.stepTimeoutMillis());
+    }
+
+    /**
+     * The KV cache type an engine uses and why: the one asked for, or for "auto" the smallest-error one whose worst
+     * case (every one of maxBatch sequences holding the whole context) fits the KV memory.
+     *
+     * @param type   "f32", "f16" or "q8_0"
+     * @param reason one line for logs and the CLI
+     */
+    public record KvCacheChoice(String type, String reason) {}
+
+    /**
+     * Resolves {@code options.kvCacheType()} for a model: "auto" tries f32, f16, then q8_0 against {@code kvLimit}
+     * bytes (the engine's KV memory), with the cpu backend's cache sizes; where none fits it takes the smallest and
+     * the engine's admission refuses, with the numbers, each row whose own cache cannot fit. A device backend keeps
+     * its cache in f32 (sized when it opens), so "auto" means f32 there.
+     */
+    /** {@link #chooseKvCache(EngineOptions, ModelConfig, long)} with the KV memory an engine on this checkpoint would have. */
+    public static KvCacheChoice chooseKvCache(EngineOptions options, Checkpoint checkpoint) {
+        return chooseKvCache(options, checkpoint.config(), KvMemory.of(options.kvCacheMemory(), weightBytes(checkpoint)).limit());
+    }
+
+    private static long weightBytes(Checkpoint checkpoint) {
+        return checkpoint.tensors().values().stream().mapToLong(t -> t.data().byteSize()).sum();
+    }
+
+    public static KvCacheChoice chooseKvCache(EngineOptions options, ModelConfig config, long kvLimit) {
+        if (!options.kvCacheType().equals(KvCacheType.AUTO)) return new KvCacheChoice(options.kvCacheType(), "as configured");
+        String backendName = Backends.resolveName(options.backend());
+        if (!backendName.equals("cpu")) {
+            return new KvCacheChoice("f32", "auto: the " + backendName + " backend keeps its KV cache in f32");
+        }
+        int context = options.maxContext() > 0 ? Math.min(options.maxContext(), config.contextLength()) : config.contextLength();
+        boolean q8 = config.kvDim() % KvCacheType.Q8_0_BLOCK == 0;
+        StringBuilder tried = new StringBuilder();
+        for (KvCacheType t : KvCacheType.values()) {
+            if (t == KvCacheType.Q8_0 && !q8) continue;
+            long perSequence = CpuBackend.kvCacheBytes(config, t, context);
+            long worst = perSequence > Long.MAX_VALUE / options.maxBatch() ? Long.MAX_VALUE : perSequence * options.maxBatch();
+            if (!tried.isEmpty()) tried.append(", ");
+            tried.append(t.id()).append(' ').append(MemoryEstimate.human(worst));
+            if (worst <= kvLimit) {
+                return new KvCacheChoice(t.id(), "auto: " + options.maxBatch() + " x " + context + " tokens need "
+                        + tried + ", within the KV memory of " + MemoryEstimate.human(kvLimit));
+            }
+        }
+        String smallest = q8 ? "q8_0" : "f16";
+        return new KvCacheChoice(smallest, "auto: no type fits " + options.maxBatch() + " x " + context + " tokens in the "
+                + "KV memory of " + MemoryEstimate.human(kvLimit) + " (" + tried + "); " + smallest + " is the smallest, "
+                + "and rows whose cache cannot fit are refused");
     }
 
     public static Engine load(EngineOptions options) {
@@ -47,10 +101,16 @@ public final class Engine implements AutoCloseable {
         Backend backend = null;
         try {
             GlmTokenizer tokenizer = GlmTokenizer.load(options.model());
+            KvMemory kvMemory = KvMemory.of(options.kvCacheMemory(), weightBytes(checkpoint));
+            KvCacheChoice kvCache = chooseKvCache(options, checkpoint.config(), kvMemory.limit());
+            if (options.kvCacheType().equals(KvCacheType.AUTO)) {
+                System.getLogger(Engine.class.getName()).log(System.Logger.Level.INFO,
+                        "glm: KV cache " + kvCache.type() + " (" + kvCache.reason() + ")");
+            }
             backend = Backends.open(options.backend(), checkpoint,
-                    new BackendOptions(options.threads(), options.kvCacheType(), options.device(),
+                    new BackendOptions(options.threads(), kvCache.type(), options.device(),
                             options.maxBatch(), options.maxContext()));
-            return new Engine(options, checkpoint, tokenizer, backend);
+            return new Engine(options, checkpoint, tokenizer, backend, kvMemory, kvCache);
         } catch (RuntimeException | Error e) {
             if (backend != null) backend.close();
             checkpoint.close();
@@ -120,6 +180,9 @@ public final class Engine implements AutoCloseable {
 
     /** The backend in use ("cpu", "tornado"). */
     public String backendName() { return backend.name(); }
+
+    /** The KV cache type in use ("f32", "f16", "q8_0": "auto" resolved) and why. */
+    public KvCacheChoice kvCache() { return kvCache; }
 
     /** The context cap in tokens (prompt + generated). */
     public int contextLength() { return contextLength; }

@@ -1,6 +1,8 @@
 package io.sparkglm.generate;
 
+import io.sparkglm.backend.KvCacheType;
 import java.nio.file.Path;
+import java.util.Locale;
 import java.util.Objects;
 
 /**
@@ -10,7 +12,8 @@ import java.util.Objects;
  * @param backend       "cpu", "tornado" or "auto"
  * @param threads       compute threads (CPU backend); 0 = all cores
  * @param maxContext    context cap in tokens (prompt + generated); 0 = the model's own
- * @param kvCacheType   "f32" or "f16"
+ * @param kvCacheType   "f32", "f16", "q8_0" (ADR 0011) or "auto": the smallest-error type whose caches for the
+ *                      engine's context times maxBatch fit the KV memory (resolved by {@link Engine#load})
  * @param prefillChunk  prompt tokens per forward step; 0 = the whole prompt at once
  * @param maxBatch      most sequences decoded together
  * @param device        accelerator index for the tornado backend (-1 = default)
@@ -32,9 +35,10 @@ public record EngineOptions(Path model, String backend, int threads, int maxCont
         if (maxContext < 0) throw new IllegalArgumentException("maxContext must be >= 0: " + maxContext);
         if (prefillChunk < 0) throw new IllegalArgumentException("prefillChunk must be >= 0: " + prefillChunk);
         if (maxBatch <= 0) throw new IllegalArgumentException("maxBatch must be > 0: " + maxBatch);
-        if (!kvCacheType.equals("f32") && !kvCacheType.equals("f16")) {
-            throw new IllegalArgumentException("kvCacheType must be f32 or f16: " + kvCacheType);
+        if (!KvCacheType.isValidOption(kvCacheType)) {
+            throw new IllegalArgumentException("kvCacheType must be " + KvCacheType.ALLOWED + ": " + kvCacheType);
         }
+        kvCacheType = kvCacheType.toLowerCase(Locale.ROOT);
         if (kvCacheMemory < 0) throw new IllegalArgumentException("kvCacheMemory must be >= 0 (0 = auto): " + kvCacheMemory);
         if (stepTimeoutMillis < 0) throw new IllegalArgumentException("stepTimeoutMillis must be >= 0 (0 = never): " + stepTimeoutMillis);
     }

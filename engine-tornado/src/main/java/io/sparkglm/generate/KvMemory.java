@@ -46,7 +46,7 @@ final class KvMemory {
         return "the KV cache for " + tokens + " tokens (prompt + max_tokens) needs " + MemoryEstimate.human(bytes)
                 + " (" + bytes + " bytes), more than the " + MemoryEstimate.human(limit) + " (" + limit
                 + " bytes) the engine may use for KV caches (" + limitSource + "); lower max_tokens or the context "
-                + "(maxContext), use the f16 KV cache, or give the executor more memory";
+                + "(maxContext), use a smaller KV cache type (f16, q8_0), or give the executor more memory";
     }
 
     boolean tryReserve(long bytes) {

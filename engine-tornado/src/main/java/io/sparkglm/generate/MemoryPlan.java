@@ -2,7 +2,7 @@ package io.sparkglm.generate;
 
 import io.sparkglm.backend.cpu.CpuStepMemory;
 import io.sparkglm.model.GgmlType;
-import io.sparkglm.model.KvCacheType;
+import io.sparkglm.backend.KvCacheType;
 import io.sparkglm.model.MemoryEstimate;
 import io.sparkglm.model.ModelConfig;
 import io.sparkglm.tensor.ActivationFormat;

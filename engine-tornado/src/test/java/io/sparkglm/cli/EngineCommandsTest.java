@@ -51,6 +51,29 @@ class EngineCommandsTest {
         assertEquals(1, last.out().strip().split("\n").length, "without --all-positions only the last row");
     }
 
+    /** --kv-cache q8_0 / auto on logits and generate; an unknown type is refused with the allowed ones. */
+    @Test
+    void kvCacheOptionTakesQ8_0AndAuto() {
+        int[] seq = Oracle.sequences().get(1);
+        float[][] golden = Oracle.logits("f32", 1, "prefill");
+        Run q8 = run("logits", "--model", SharedFiles.tinyF32().toString(), "--ids", ids(seq), "--kv-cache", "q8_0",
+                "--threads", "2");
+        assertEquals(0, q8.exit(), q8.err());
+        double diff = Oracle.maxAbsDiff(Oracle.floats(q8.out().strip()), golden[seq.length - 1]);
+        // measured 0.019 (KvCacheExactnessTest bounds every row of every oracle sequence)
+        assertTrue(diff > 0 && diff < 0.06, "q8_0 cache vs llama.cpp's f32 logits: " + diff);
+
+        Run auto = run("generate", "--model", SharedFiles.tinyF32().toString(), "--ids", ids(Oracle.sequences().get(0)),
+                "--max-tokens", "20", "--print-ids", "--ignore-eos", "--kv-cache", "auto", "--threads", "2");
+        assertEquals(0, auto.exit(), auto.err());
+        assertTrue(auto.err().contains("KV cache f32 (auto:"), auto.err());
+        assertEquals(ids(Oracle.greedy("f32", 0)), auto.out().strip());
+
+        Run bad = run("bench", "--model", SharedFiles.tinyF32().toString(), "--kv-cache", "q4_0", "-p", "8", "-n", "0");
+        assertTrue(bad.exit() != 0);
+        assertTrue(bad.err().contains("f32, f16, q8_0 or auto"), bad.err());
+    }
+
     @Test
     void generatePrintsTheOracleGreedyIds() {
         for (int s = 0; s < 3; s++) {
@@ -99,5 +122,16 @@ class EngineCommandsTest {
         assertTrue(r.out().matches("(?s).*tg8 +[0-9.]+ ± [0-9.]+ tok/s.*"), r.out());
         assertTrue(r.out().contains("x4 (batched, total)"), r.out());
         assertTrue(r.out().contains("rss"), r.out());
+    }
+
+    @Test
+    void benchComparesKvCacheTypesAtADepth() {
+        Run r = run("bench", "--model", SharedFiles.tinyF32().toString(), "-p", "16", "-n", "4", "-d", "600", "-r", "1",
+                "-t", "2", "--kv-cache", "f32,q8_0");
+        assertEquals(0, r.exit(), r.err());
+        int f32 = r.out().indexOf("kv cache f32, depth 600"), q8 = r.out().indexOf("kv cache q8_0, depth 600");
+        assertTrue(f32 >= 0 && q8 > f32, r.out());
+        assertTrue(r.out().substring(q8).matches("(?s).*pp16 @ d600 +[0-9.]+ ± [0-9.]+ tok/s.*tg4 @ d600 +[0-9.]+ ± .*"), r.out());
+        assertEquals(1, r.out().split("rss ", -1).length - 1, r.out());
     }
 }

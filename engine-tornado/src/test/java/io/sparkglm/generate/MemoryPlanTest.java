@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.*;
 import io.sparkglm.generate.MemoryPlan.Budget;
 import io.sparkglm.model.GgmlType;
 import io.sparkglm.model.HfConfig;
-import io.sparkglm.model.KvCacheType;
+import io.sparkglm.backend.KvCacheType;
 import io.sparkglm.model.MemoryEstimate;
 import io.sparkglm.model.ModelConfig;
 import io.sparkglm.testing.SharedFiles;

@@ -1,5 +1,6 @@
 package io.sparkglm.model;
 
+import io.sparkglm.backend.KvCacheType;
 import static org.junit.jupiter.api.Assertions.*;
 
 import io.sparkglm.cli.GlmCli;
@@ -113,7 +114,7 @@ class CliModelCommandsTest {
         assertEquals(2, glm("info", "--model", dir.toString(), "--memory", "20x").exitCode());
         Run kv = glm("info", "--model", dir.toString(), "--kv-cache", "q4");
         assertNotEquals(0, kv.exitCode());
-        assertTrue(kv.err().contains("not one of f32, f16, q8_0"), kv.err());
+        assertTrue(kv.err().contains("unknown KV cache type 'q4' (known: f32, f16, q8_0)"), kv.err());
         assertNotEquals(0, glm("info", "--model", dir.toString(), "--weights-type", "q5_k").exitCode());
     }
 

@@ -2,6 +2,7 @@ package io.sparkglm.backend.cpu;
 
 import io.sparkglm.backend.Backend;
 import io.sparkglm.backend.BackendOptions;
+import io.sparkglm.backend.KvCacheType;
 import io.sparkglm.backend.SequenceCache;
 import io.sparkglm.model.Checkpoint;
 import io.sparkglm.model.ModelConfig;
@@ -31,7 +32,7 @@ public final class CpuBackend implements Backend {
     private final ModelConfig config;
     private final CpuWeights weights;
     private final WorkerPool pool;
-    private final boolean f16Cache;
+    private final KvCacheType cacheType;
     private final double[] inverseFrequencies;   // theta_i = base^(-2i / ropeDims)
     private final Attention attention;
 
@@ -40,7 +41,8 @@ public final class CpuBackend implements Backend {
         this.config = checkpoint.config();
         this.weights = CpuWeights.from(checkpoint);
         this.pool = new WorkerPool(options.resolvedThreads());
-        this.f16Cache = "f16".equals(options.kvCacheType());
+        this.cacheType = KvCacheType.of(options.kvCacheType());
+        if (cacheType == KvCacheType.Q8_0) KvCacheType.requireWholeBlocks(config.kvDim());
         this.attention = new Attention(config);
         this.inverseFrequencies = inverseFrequencies(config);
     }
@@ -76,13 +78,21 @@ public final class CpuBackend implements Backend {
     /** Whole pages of keys and values for every layer: what {@link CpuSequenceCache} allocates at most. */
     @Override
     public long kvCacheBytes(int capacity) {
-        return CpuSequenceCache.bytesFor(capacity, config.layers(), config.kvDim(), f16Cache, CpuSequenceCache.PAGE_TOKENS);
+        return kvCacheBytes(config, cacheType, capacity);
     }
+
+    /** {@link #kvCacheBytes(int)} of a cpu backend for {@code config} with a {@code type} cache (the engine's "auto"). */
+    public static long kvCacheBytes(ModelConfig config, KvCacheType type, int capacity) {
+        return CpuSequenceCache.bytesFor(capacity, config.layers(), config.kvDim(), type, CpuSequenceCache.PAGE_TOKENS);
+    }
+
+    /** The KV cache type of this backend's sequences. */
+    public KvCacheType kvCacheType() { return cacheType; }
 
     /** A cache with a chosen page size (tests cross page boundaries with small pages). */
     SequenceCache newSequence(int capacity, int pageTokens) {
         if (capacity <= 0) throw new IllegalArgumentException("capacity must be positive: " + capacity);
-        return new CpuSequenceCache(config.layers(), capacity, config.kvDim(), f16Cache, pageTokens);
+        return new CpuSequenceCache(config.layers(), capacity, config.kvDim(), cacheType, pageTokens);
     }
 
     @Override

@@ -1,5 +1,6 @@
 package io.sparkglm.backend.cpu;
 
+import io.sparkglm.backend.KvCacheType;
 import io.sparkglm.backend.SequenceCache;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -12,7 +13,9 @@ import java.util.List;
  * array, and the GC should not scan it), in pages of tokens (default {@link #PAGE_TOKENS}) allocated as the
  * sequence grows: memory follows the tokens actually held, not the capacity a request asked for (a
  * hostile max_tokens cannot reserve 80 GiB up front). Each page holds, per layer, {@code [pageTokens][kvDim]}
- * keys and the same for values; elements F32 or F16 (F16 halves the memory, as llama.cpp's default).
+ * keys and the same for values; elements F32, F16 (half the memory, as llama.cpp's default) or Q8_0 (ggml's
+ * blocks: per 32 values an fp16 scale then 32 int8, 34 bytes; a row of kvDim values is kvDim/32 blocks, see
+ * ADR 0011). Q8_0 rows are quantized as they are stored and read back through {@link Kernels}' block kernels.
  */
 final class CpuSequenceCache implements SequenceCache {
 
@@ -24,23 +27,27 @@ final class CpuSequenceCache implements SequenceCache {
     private final int pageTokens;
     private final int capacity;
     private final int kvDim;
-    private final boolean f16;
+    private final KvCacheType type;
+    private final long rowBytes;
     private final long pageBytes;
     private int length;
 
-    CpuSequenceCache(int layers, int capacity, int kvDim, boolean f16, int pageTokens) {
+    CpuSequenceCache(int layers, int capacity, int kvDim, KvCacheType type, int pageTokens) {
         this.pageTokens = pageTokens;
         this.capacity = capacity;
         this.kvDim = kvDim;
-        this.f16 = f16;
-        this.pageBytes = bytesFor(pageTokens, layers, kvDim, f16, pageTokens) / 2;
+        this.type = type;
+        this.rowBytes = type.rowBytes(kvDim);
+        this.pageBytes = bytesFor(pageTokens, layers, kvDim, type, pageTokens) / 2;
     }
 
     /** Bytes a cache of {@code capacity} tokens holds when full: whole pages of keys and of values. */
-    static long bytesFor(int capacity, int layers, int kvDim, boolean f16, int pageTokens) {
+    static long bytesFor(int capacity, int layers, int kvDim, KvCacheType type, int pageTokens) {
         long pages = (capacity + (long) pageTokens - 1) / pageTokens;
-        return 2 * pages * layers * pageTokens * kvDim * (f16 ? 2L : 4L);
+        return 2 * pages * layers * pageTokens * type.rowBytes(kvDim);
     }
+
+    KvCacheType type() { return type; }
 
     @Override public int length() { return length; }
     @Override public int capacity() { return capacity; }
@@ -64,44 +71,37 @@ final class CpuSequenceCache implements SequenceCache {
                 valuePages.add(arena.allocate(pageBytes, 64));
             } catch (OutOfMemoryError e) {
                 throw new IllegalStateException("out of memory for the KV cache at " + end + " tokens ("
-                        + (2 * pageBytes * keyPages.size() >> 20) + " MiB held): lower the context or use the f16 cache", e);
+                        + (2 * pageBytes * keyPages.size() >> 20) + " MiB held): lower the context or use a smaller KV cache type (f16, q8_0)", e);
             }
         }
     }
 
-    /** Element index of (layer, position) inside its page. */
-    private long index(int layer, int position) {
-        return ((long) layer * pageTokens + position % pageTokens) * kvDim;
+    /** Byte offset of the row of (layer, position) inside its page. */
+    private long rowOffset(int layer, int position) {
+        return ((long) layer * pageTokens + position % pageTokens) * rowBytes;
     }
 
     /** Stores one token's key and value rows (kvDim floats each, read from the given offsets). */
     void store(int layer, int position, float[] k, int kOff, float[] v, int vOff) {
         MemorySegment keys = keyPages.get(position / pageTokens), values = valuePages.get(position / pageTokens);
-        long base = index(layer, position);
-        if (f16) {
-            for (int i = 0; i < kvDim; i++) {
-                keys.setAtIndex(ValueLayout.JAVA_SHORT, base + i, Float.floatToFloat16(k[kOff + i]));
-                values.setAtIndex(ValueLayout.JAVA_SHORT, base + i, Float.floatToFloat16(v[vOff + i]));
+        long row = rowOffset(layer, position);
+        switch (type) {
+            case F32 -> {
+                MemorySegment.copy(k, kOff, keys, ValueLayout.JAVA_FLOAT, row, kvDim);
+                MemorySegment.copy(v, vOff, values, ValueLayout.JAVA_FLOAT, row, kvDim);
             }
-        } else {
-            MemorySegment.copy(k, kOff, keys, ValueLayout.JAVA_FLOAT, base * 4, kvDim);
-            MemorySegment.copy(v, vOff, values, ValueLayout.JAVA_FLOAT, base * 4, kvDim);
+            case F16 -> {
+                long base = row / 2;
+                for (int i = 0; i < kvDim; i++) {
+                    keys.setAtIndex(ValueLayout.JAVA_SHORT, base + i, Float.floatToFloat16(k[kOff + i]));
+                    values.setAtIndex(ValueLayout.JAVA_SHORT, base + i, Float.floatToFloat16(v[vOff + i]));
+                }
+            }
+            case Q8_0 -> {
+                Kernels.quantizeQ8_0(k, kOff, kvDim, keys, row);
+                Kernels.quantizeQ8_0(v, vOff, kvDim, values, row);
+            }
         }
-    }
-
-    /** dot(q[qOff .. qOff+len), key[layer][position][dimOff .. dimOff+len)). */
-    float dotKey(int layer, int position, int dimOff, float[] q, int qOff, int len) {
-        MemorySegment keys = keyPages.get(position / pageTokens);
-        long at = index(layer, position) + dimOff;
-        return f16 ? Kernels.dotF16(keys, at, q, qOff, len) : Kernels.dotF32(keys, at * 4, q, qOff, len);
-    }
-
-    /** acc[accOff ..] += weight * value[layer][position][dimOff ..]. */
-    void accumulateValue(int layer, int position, int dimOff, float weight, float[] acc, int accOff, int len) {
-        MemorySegment values = valuePages.get(position / pageTokens);
-        long at = index(layer, position) + dimOff;
-        if (f16) Kernels.axpyF16(weight, values, at, acc, accOff, len);
-        else Kernels.axpyF32(weight, values, at * 4, acc, accOff, len);
     }
 
     /**
@@ -122,14 +122,22 @@ final class CpuSequenceCache implements SequenceCache {
         for (int i = 0; i < count; i++) {
             int position = from + i;
             MemorySegment page = pages.get(position / pageTokens);
-            long at = index(layer, position) + dimOff;
+            long row = rowOffset(layer, position);
             int to = dstOff + i * dstStride;
-            if (f16) {
-                for (int d = 0; d < len; d++) dst[to + d] = Float.float16ToFloat(page.getAtIndex(ValueLayout.JAVA_SHORT, at + d));
-            } else {
-                MemorySegment.copy(page, ValueLayout.JAVA_FLOAT, at * 4, dst, to, len);
+            switch (type) {
+                case F32 -> MemorySegment.copy(page, ValueLayout.JAVA_FLOAT, row + 4L * dimOff, dst, to, len);
+                case F16 -> {
+                    long at = row / 2 + dimOff;
+                    for (int d = 0; d < len; d++) dst[to + d] = Float.float16ToFloat(page.getAtIndex(ValueLayout.JAVA_SHORT, at + d));
+                }
+                case Q8_0 -> Kernels.dequantizeQ8_0(page, row, dimOff, dst, to, len);
             }
         }
+    }
+
+    /** The stored bytes of one key (or value) row, for tests of the layout. */
+    MemorySegment rowBytes(boolean keys, int layer, int position) {
+        return (keys ? keyPages : valuePages).get(position / pageTokens).asSlice(rowOffset(layer, position), rowBytes);
     }
 
     @Override

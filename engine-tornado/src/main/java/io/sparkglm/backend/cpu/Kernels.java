@@ -2,9 +2,11 @@ package io.sparkglm.backend.cpu;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import io.sparkglm.tensor.LaneSum;
 import java.nio.ByteOrder;
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -15,6 +17,11 @@ import jdk.incubator.vector.VectorSpecies;
 final class Kernels {
 
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    /** As many bytes as {@link #F} has lanes: one byte vector widens to one float vector. */
+    private static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(F.length() * 8));
+    private static final ValueLayout.OfShort FP16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    /** Q8_0: values per block, bytes per block (fp16 scale, then 32 int8). */
+    static final int QK = 32, Q_BLOCK_BYTES = 34;
 
     private Kernels() {}
 
@@ -46,41 +53,58 @@ final class Kernels {
         return (float) (x / (1.0 + Math.exp(-x)));
     }
 
-    static float dotF32(MemorySegment seg, long byteOff, float[] q, int qOff, int len) {
-        FloatVector acc = FloatVector.zero(F);
-        int i = 0;
-        int upper = F.loopBound(len);
-        for (; i < upper; i += F.length()) {
-            FloatVector k = FloatVector.fromMemorySegment(F, seg, byteOff + 4L * i, ByteOrder.LITTLE_ENDIAN);
-            acc = k.fma(FloatVector.fromArray(F, q, qOff + i), acc);
+    // ---- Q8_0 rows (KV cache): blocks of an fp16 scale d and 32 int8 q, value = q * d ----
+
+    /**
+     * Quantizes {@code n} floats (a multiple of 32) into Q8_0 blocks at {@code at}: ggml's quantize_row_q8_0 as it
+     * runs on x86 (the arithmetic {@link io.sparkglm.tensor.Activations} uses for Q8_0 activations), per block
+     * {@code d = amax/127} stored as fp16, {@code q = rint(x * 127/amax)} (ties to even; 0 when amax is 0).
+     */
+    static void quantizeQ8_0(float[] x, int off, int n, MemorySegment seg, long at) {
+        for (int b = 0; b < n / QK; b++) {
+            int from = off + b * QK;
+            long blk = at + (long) b * Q_BLOCK_BYTES;
+            float amax = 0f;
+            for (int i = 0; i < QK; i++) amax = Math.max(amax, Math.abs(x[from + i]));
+            float d = amax / 127f;
+            float id = amax != 0f ? 127f / amax : 0f;
+            seg.set(FP16, blk, Float.floatToFloat16(d));
+            for (int i = 0; i < QK; i++) seg.set(ValueLayout.JAVA_BYTE, blk + 2 + i, (byte) Math.rint(x[from + i] * id));
         }
-        float sum = LaneSum.sum(acc);
-        for (; i < len; i++) sum += seg.get(ValueLayout.JAVA_FLOAT_UNALIGNED, byteOff + 4L * i) * q[qOff + i];
-        return sum;
     }
 
-    static float dotF16(MemorySegment seg, long index, float[] q, int qOff, int len) {
-        float sum = 0;
-        for (int i = 0; i < len; i++) {
-            sum += Float.float16ToFloat(seg.getAtIndex(ValueLayout.JAVA_SHORT, index + i)) * q[qOff + i];
-        }
-        return sum;
+    private static float scale(MemorySegment seg, long blk) {
+        return Float.float16ToFloat(seg.get(FP16, blk));
     }
 
-    static void axpyF32(float a, MemorySegment seg, long byteOff, float[] acc, int accOff, int len) {
-        FloatVector va = FloatVector.broadcast(F, a);
-        int i = 0;
-        int upper = F.loopBound(len);
-        for (; i < upper; i += F.length()) {
-            FloatVector v = FloatVector.fromMemorySegment(F, seg, byteOff + 4L * i, ByteOrder.LITTLE_ENDIAN);
-            v.fma(va, FloatVector.fromArray(F, acc, accOff + i)).intoArray(acc, accOff + i);
-        }
-        for (; i < len; i++) acc[accOff + i] += a * seg.get(ValueLayout.JAVA_FLOAT_UNALIGNED, byteOff + 4L * i);
+    /** {@link #F}'s lane count of int8 at {@code offset}, widened to floats (exact). */
+    private static FloatVector bytes(MemorySegment seg, long offset) {
+        return (FloatVector) ByteVector.fromMemorySegment(B, seg, offset, ByteOrder.LITTLE_ENDIAN)
+                .convertShape(VectorOperators.B2F, F, 0);
     }
 
-    static void axpyF16(float a, MemorySegment seg, long index, float[] acc, int accOff, int len) {
-        for (int i = 0; i < len; i++) {
-            acc[accOff + i] += a * Float.float16ToFloat(seg.getAtIndex(ValueLayout.JAVA_SHORT, index + i));
+    /** Whether dims {@code [dimOff, dimOff + len)} are whole blocks (always for head dims that are multiples of 32). */
+    private static boolean wholeBlocks(int dimOff, int len) {
+        return dimOff % QK == 0 && len % QK == 0 && QK % F.length() == 0;
+    }
+
+    /** The value of dim {@code i} of the Q8_0 row at {@code row}: q * d, exact in float (8 x 11 mantissa bits). */
+    private static float valueQ8_0(MemorySegment seg, long row, int i) {
+        long blk = row + (long) (i / QK) * Q_BLOCK_BYTES;
+        return seg.get(ValueLayout.JAVA_BYTE, blk + 2 + i % QK) * scale(seg, blk);
+    }
+
+    /** dst[dstOff + i] = row[dimOff + i] of a Q8_0 row, exactly (q * d). */
+    static void dequantizeQ8_0(MemorySegment seg, long row, int dimOff, float[] dst, int dstOff, int len) {
+        if (!wholeBlocks(dimOff, len)) {
+            for (int i = 0; i < len; i++) dst[dstOff + i] = valueQ8_0(seg, row, dimOff + i);
+            return;
+        }
+        int lanes = F.length();
+        for (int b = 0; b < len / QK; b++) {
+            long blk = row + (long) (dimOff / QK + b) * Q_BLOCK_BYTES;
+            float d = scale(seg, blk);
+            for (int c = 0; c < QK; c += lanes) bytes(seg, blk + 2 + c).mul(d).intoArray(dst, dstOff + b * QK + c);
         }
     }
 }

@@ -2,6 +2,7 @@ package io.sparkglm.backend.cpu;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import io.sparkglm.backend.KvCacheType;
 import io.sparkglm.model.ModelConfig;
 import java.util.Random;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -22,22 +23,20 @@ class AttentionTest {
 
     private record Filled(CpuSequenceCache cache, float[] keys, float[] values) {}
 
-    /** A cache of {@code positions} random keys and values (kept as floats for the reference). */
-    private static Filled fill(ModelConfig c, int positions, boolean f16, Random random) {
+    /** A cache of {@code positions} random keys and values, and what it holds of them as floats (the reference's). */
+    private static Filled fill(ModelConfig c, int positions, KvCacheType type, Random random) {
         int kvDim = c.kvDim();
-        CpuSequenceCache cache = new CpuSequenceCache(1, positions, kvDim, f16, CpuSequenceCache.PAGE_TOKENS);
+        CpuSequenceCache cache = new CpuSequenceCache(1, positions, kvDim, type, CpuSequenceCache.PAGE_TOKENS);
         cache.reserve(positions);
         float[] k = new float[positions * kvDim], v = new float[positions * kvDim];
         for (int i = 0; i < k.length; i++) {
             k[i] = (float) random.nextGaussian();
             v[i] = (float) random.nextGaussian();
-            if (f16) {   // the reference sees what the cache holds
-                k[i] = Float.float16ToFloat(Float.floatToFloat16(k[i]));
-                v[i] = Float.float16ToFloat(Float.floatToFloat16(v[i]));
-            }
         }
         for (int p = 0; p < positions; p++) cache.store(0, p, k, p * kvDim, v, p * kvDim);
         cache.advance(positions);
+        cache.copyKeys(0, 0, positions, 0, kvDim, k, 0, kvDim);       // rounded as the cache stores them
+        cache.copyValues(0, 0, positions, 0, kvDim, v, 0, kvDim);
         return new Filled(cache, k, v);
     }
 
@@ -74,12 +73,13 @@ class AttentionTest {
         }
     }
 
-    @ParameterizedTest(name = "{0} heads / {1} kv x {2}, prompt of {4} at {3}, f16 {5}")
-    @CsvSource({"32, 2, 128, 4500, 7, false", "32, 2, 128, 250, 40, true", "4, 2, 32, 0, 300, false", "6, 3, 20, 1000, 13, true"})
-    void promptTokensMatchFloat64(int heads, int kvHeads, int headDim, int p0, int count, boolean f16) {
+    @ParameterizedTest(name = "{0} heads / {1} kv x {2}, prompt of {4} at {3}, {5} cache")
+    @CsvSource({"32, 2, 128, 4500, 7, f32", "32, 2, 128, 250, 40, f16", "4, 2, 32, 0, 300, q8_0", "6, 3, 20, 1000, 13, f16",
+            "32, 2, 128, 5000, 6, q8_0"})
+    void promptTokensMatchFloat64(int heads, int kvHeads, int headDim, int p0, int count, String kv) {
         ModelConfig c = config(heads, kvHeads, headDim);
         Random random = new Random(p0 * 31L + count);
-        Filled f = fill(c, p0 + count, f16, random);
+        Filled f = fill(c, p0 + count, KvCacheType.of(kv), random);
         float[] qkv = randomQueries(c, count, random);
         float[] context = new float[count * c.qDim()];
         Attention attention = new Attention(c);
@@ -95,12 +95,13 @@ class AttentionTest {
         f.cache.close();
     }
 
-    @ParameterizedTest(name = "{0} heads / {1} kv x {2}, generated token at {3}")
-    @CsvSource({"32, 2, 128, 9000", "32, 2, 128, 4095", "32, 2, 128, 4096", "4, 2, 32, 0", "6, 3, 20, 12345"})
-    void generatedTokensMatchFloat64AcrossSpans(int heads, int kvHeads, int headDim, int position) {
+    @ParameterizedTest(name = "{0} heads / {1} kv x {2}, generated token at {3}, {4} cache")
+    @CsvSource({"32, 2, 128, 9000, f32", "32, 2, 128, 4095, f16", "32, 2, 128, 4096, q8_0", "4, 2, 32, 0, f32",
+            "6, 3, 20, 12345, f32", "32, 2, 128, 8500, q8_0"})
+    void generatedTokensMatchFloat64AcrossSpans(int heads, int kvHeads, int headDim, int position, String kv) {
         ModelConfig c = config(heads, kvHeads, headDim);
         Random random = new Random(position);
-        Filled f = fill(c, position + 1, false, random);
+        Filled f = fill(c, position + 1, KvCacheType.of(kv), random);
         float[] qkv = randomQueries(c, 1, random);
         float[] context = new float[c.qDim()];
         Attention attention = new Attention(c);
@@ -121,12 +122,12 @@ class AttentionTest {
     void workingMemoryDoesNotGrowWithTheContext(int positions) {
         ModelConfig c = config(32, 2, 128);
         Random random = new Random(9);
-        Filled f = fill(c, positions, true, random);
+        Filled f = fill(c, positions, KvCacheType.Q8_0, random);
         float[] qkv = randomQueries(c, 6, random);
         float[] context = new float[6 * c.qDim()];
         Attention attention = new Attention(c);
         // Until C2 compiles the Vector API kernels, they allocate a box per vector: warm up first.
-        Filled warm = fill(c, 512, true, random);
+        Filled warm = fill(c, 512, KvCacheType.Q8_0, random);
         for (int i = 0; i < 2000; i++) attention.prompt(0, warm.cache, i % 2, 0, 6, 506, qkv, context);
         warm.cache.close();
         var threads = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();

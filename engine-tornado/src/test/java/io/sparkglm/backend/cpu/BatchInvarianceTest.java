@@ -20,11 +20,11 @@ import org.junit.jupiter.params.provider.CsvSource;
 class BatchInvarianceTest {
 
     /** A sequence's logits never depend on what shares its step: batched == alone, bit for bit. */
-    @ParameterizedTest(name = "{0}")
-    @CsvSource({"f32", "q8_0"})
-    void batchedStepsGiveBitIdenticalLogits(String variant) {
+    @ParameterizedTest(name = "{0} weights, kv {1}")
+    @CsvSource({"f32, f32", "q8_0, f32", "f32, q8_0", "q8_0, q8_0", "f32, f16"})
+    void batchedStepsGiveBitIdenticalLogits(String variant, String kv) {
         try (Checkpoint ckpt = ModelLoader.open(model(variant));
-             Backend backend = new CpuBackend(ckpt, new BackendOptions(2, "f32", -1))) {
+             Backend backend = new CpuBackend(ckpt, new BackendOptions(2, kv, -1))) {
             List<int[]> seqs = Oracle.sequences();
             List<float[]> alone = new ArrayList<>();
             for (int[] ids : seqs) {

@@ -72,7 +72,7 @@ class CpuStepMemoryTest {
         var threads = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
         java.util.Random random = new java.util.Random(4);
         for (int keys : new int[] {512, 5000}) {
-            CpuSequenceCache cache = new CpuSequenceCache(1, keys, c.kvDim(), true, CpuSequenceCache.PAGE_TOKENS);
+            CpuSequenceCache cache = new CpuSequenceCache(1, keys, c.kvDim(), io.sparkglm.backend.KvCacheType.F16, CpuSequenceCache.PAGE_TOKENS);
             cache.reserve(keys);
             float[] kv = new float[c.kvDim()];
             for (int p = 0; p < keys; p++) {

@@ -20,7 +20,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 class PagedCacheTest {
 
     @ParameterizedTest(name = "kv {0}")
-    @ValueSource(strings = {"f32", "f16"})
+    @ValueSource(strings = {"f32", "f16", "q8_0"})
     void pageSizeAndChunkingDoNotChangeLogits(String kv) {
         int[] prompt = new Random(3).ints(300, 0, 384).toArray();
         try (Checkpoint ckpt = ModelLoader.open(SharedFiles.tinyF32());
@@ -46,7 +46,7 @@ class PagedCacheTest {
     }
 
     @ParameterizedTest(name = "kv {0}")
-    @ValueSource(strings = {"f32"})
+    @ValueSource(strings = {"f32", "q8_0"})
     void aHugeCapacityReservesNothingUpFront(String kv) {
         try (Checkpoint ckpt = ModelLoader.open(SharedFiles.tinyF32());
              CpuBackend backend = new CpuBackend(ckpt, new BackendOptions(1, kv, -1));

@@ -29,7 +29,7 @@ import org.apache.spark.network.util.JavaUtils;
  * @param seed               default sampling seed: outputs are a pure function of (model, input, options, seed)
  * @param batchSize          most sequences the engine decodes together (and rows a partition keeps in flight)
  * @param prefillChunk       prompt tokens per forward step
- * @param kvCacheType        f32 or f16
+ * @param kvCacheType        f32, f16, q8_0 or auto (the smallest-error type whose caches fit the KV memory)
  * @param kvCacheMemory      bytes the KV caches of one engine may take together (0 = auto: the machine's memory
  *                           less the heap limit and the weights); a row whose cache cannot fit gets an error
  * @param stepTimeoutMillis  a forward step running longer fails the engine and the tasks waiting on it (0 = never)
@@ -90,7 +90,9 @@ public record GlmConf(String model, String backend, int threads, int maxContext,
         if (topK < 0) throw bad("topK", topK, "an integer >= 0 (0 = off)");
         if (batchSize < 1) throw bad("batchSize", batchSize, "an integer >= 1");
         if (prefillChunk < 0) throw bad("prefillChunk", prefillChunk, "an integer >= 0 (0 = whole prompt)");
-        if (!kvCacheType.equals("f32") && !kvCacheType.equals("f16")) throw bad("kvCacheType", kvCacheType, "f32 or f16");
+        if (!io.sparkglm.backend.KvCacheType.isValidOption(kvCacheType)) {
+            throw bad("kvCacheType", kvCacheType, io.sparkglm.backend.KvCacheType.ALLOWED);
+        }
         if (kvCacheMemory < 0) throw bad("kvCacheMemory", kvCacheMemory, KV_MEMORY_ALLOWED);
         if (stepTimeoutMillis < 0) throw bad("stepTimeout", stepTimeoutMillis, STEP_TIMEOUT_ALLOWED);
         if (longDocumentPolicy == null) throw bad("longDocumentPolicy", null, "error or truncate");

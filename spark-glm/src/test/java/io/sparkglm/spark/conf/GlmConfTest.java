@@ -44,6 +44,15 @@ class GlmConfTest {
     }
 
     @Test
+    void kvCacheTypesQ8_0AndAutoAreAccepted() {
+        for (String t : new String[] {"q8_0", "Q8_0", "auto", "AUTO", "f32"}) {
+            GlmConf c = GlmConf.parse(Map.of("spark.glm.kvCacheType", t));
+            assertEquals(t.toLowerCase(java.util.Locale.ROOT), c.kvCacheType());
+            assertEquals(t.toLowerCase(java.util.Locale.ROOT), c.engineOptions(Path.of("/m.gguf"), 1).kvCacheType());
+        }
+    }
+
+    @Test
     void unknownKeyIsNamedWithTheKnownOnes() {
         var e = assertThrows(GlmConfException.class, () -> GlmConf.parse(Map.of("spark.glm.modle", "x")));
         assertTrue(e.getMessage().contains("spark.glm.modle"), e.getMessage());
@@ -61,7 +70,8 @@ class GlmConfTest {
         assertBad("topP", "0", "(0, 1]");
         assertBad("topP", "1.5", "(0, 1]");
         assertBad("batchSize", "0", ">= 1");
-        assertBad("kvCacheType", "q8", "f32 or f16");
+        assertBad("kvCacheType", "q8", "f32, f16, q8_0 or auto");
+        assertBad("kvCacheType", "q4_0", "f32, f16, q8_0 or auto");
         assertBad("longDocumentPolicy", "drop", "error or truncate");
         assertBad("onError", "skip", "null or fail");
         assertBad("seed", "1.5", "integer");
