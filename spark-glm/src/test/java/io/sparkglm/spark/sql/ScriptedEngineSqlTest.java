@@ -32,13 +32,7 @@ class ScriptedEngineSqlTest {
 
     @BeforeEach
     void scriptTheEngine() {
-        ExecutorEngines.replaceLoaderForTesting(options -> {
-            ScriptedEngine e = new ScriptedEngine(400);
-            engine.set(e);
-            return e;
-        });
-        // Any existing file will do: the scripted engine does not read it.
-        spark.conf().set("spark.glm.model", SharedFiles.tinyQ8().toString());
+        ScriptedEngine.install(spark, 400, engine);
     }
 
     @AfterEach
@@ -63,6 +57,21 @@ class ScriptedEngineSqlTest {
         assertTrue(rows.get(1).isNullAt(1));
         assertTrue(rows.get(2).getString(1).startsWith("answer[2 turns"), rows.get(2).getString(1));
         assertEquals(2, engine.get().requests.size(), "NULL must not reach the engine");
+    }
+
+    /**
+     * A literal document is not constant-folded: the model runs once, in a task, however often the query refers to
+     * the result (folded, it ran on the driver while the query was optimized, once per reference).
+     */
+    @Test
+    void aLiteralDocumentRunsOnceInATaskNotWhileTheQueryIsOptimized() {
+        List<Row> rows = spark.sql("SELECT r.text, r.finish_reason, r.prompt_tokens, r.error "
+                + "FROM (SELECT glm_summarize_result('A literal contract: the supplier delivers in March.', 10) AS r)").collectAsList();
+        assertEquals(1, rows.size());
+        assertTrue(rows.get(0).getString(0).startsWith("answer[2 turns"), rows.get(0).toString());
+        assertEquals(1, engine.get().requests.size(), "one row, one request");
+        assertFalse(engine.get().submitThreads.stream().anyMatch(t -> t.equals(Thread.currentThread().getName())),
+                "submitted from " + engine.get().submitThreads + ", not from the thread that planned the query");
     }
 
     @Test

@@ -3,13 +3,17 @@ package io.sparkglm.spark.testing;
 import io.sparkglm.generate.FinishReason;
 import io.sparkglm.generate.GenerationRequest;
 import io.sparkglm.generate.GenerationResult;
+import io.sparkglm.spark.executor.ExecutorEngines;
 import io.sparkglm.spark.executor.InferenceEngine;
+import io.sparkglm.testing.SharedFiles;
 import io.sparkglm.tokenizer.ChatMessage;
 import java.util.List;
 import java.util.Queue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import org.apache.spark.sql.SparkSession;
 
 /**
  * A stand-in engine for testing the Spark plumbing (NULLs, failures, policies, metrics, row accounting)
@@ -20,6 +24,8 @@ public final class ScriptedEngine implements InferenceEngine {
 
     public final int context;
     public final Queue<GenerationRequest> requests = new ConcurrentLinkedQueue<>();
+    /** The names of the threads that submitted requests. */
+    public final Queue<String> submitThreads = new ConcurrentLinkedQueue<>();
     public final AtomicInteger inFlight = new AtomicInteger();
     public final AtomicInteger maxInFlight = new AtomicInteger();
     public volatile boolean closed;
@@ -38,6 +44,7 @@ public final class ScriptedEngine implements InferenceEngine {
     @Override
     public CompletableFuture<GenerationResult> submit(GenerationRequest r) {
         requests.add(r);
+        submitThreads.add(Thread.currentThread().getName());
         int now = inFlight.incrementAndGet();
         maxInFlight.accumulateAndGet(now, Math::max);
         return CompletableFuture.supplyAsync(() -> {
@@ -68,6 +75,20 @@ public final class ScriptedEngine implements InferenceEngine {
     @Override
     public void close() {
         closed = true;
+    }
+
+    /**
+     * Makes this JVM's executors load scripted engines of {@code context} tokens (closing the loaded ones), each
+     * recorded in {@code current}, and points the session's spark.glm.model at an existing file (the scripted
+     * engine does not read it). Undo with {@code ExecutorEngines.replaceLoaderForTesting(null)}.
+     */
+    public static void install(SparkSession spark, int context, AtomicReference<ScriptedEngine> current) {
+        ExecutorEngines.replaceLoaderForTesting(options -> {
+            ScriptedEngine e = new ScriptedEngine(context);
+            current.set(e);
+            return e;
+        });
+        spark.conf().set("spark.glm.model", SharedFiles.tinyQ8().toString());
     }
 
     public List<String> userTurns() {
