@@ -7,7 +7,6 @@ import io.sparkglm.spark.executor.GlmMetrics;
 import io.sparkglm.spark.sql.SummarizeFunction;
 import io.sparkglm.spark.testing.ScriptedEngine;
 import io.sparkglm.spark.testing.SharedSpark;
-import io.sparkglm.testing.SharedFiles;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -69,12 +68,7 @@ class GlmDataSourceTest {
 
     @BeforeEach
     void scriptTheEngine() {
-        ExecutorEngines.replaceLoaderForTesting(options -> {
-            ScriptedEngine e = new ScriptedEngine(4000);
-            engine.set(e);
-            return e;
-        });
-        spark.conf().set("spark.glm.model", SharedFiles.tinyQ8().toString());
+        ScriptedEngine.install(spark, 4000, engine);
     }
 
     @AfterEach

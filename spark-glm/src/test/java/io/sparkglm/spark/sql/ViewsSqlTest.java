@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.*;
 import io.sparkglm.spark.executor.ExecutorEngines;
 import io.sparkglm.spark.testing.ScriptedEngine;
 import io.sparkglm.spark.testing.SharedSpark;
-import io.sparkglm.testing.SharedFiles;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
@@ -41,12 +40,7 @@ class ViewsSqlTest {
 
     @BeforeEach
     void scriptTheEngine() {
-        ExecutorEngines.replaceLoaderForTesting(options -> {
-            ScriptedEngine e = new ScriptedEngine(4000);
-            engine.set(e);
-            return e;
-        });
-        spark.conf().set("spark.glm.model", SharedFiles.tinyQ8().toString());
+        ScriptedEngine.install(spark, 4000, engine);
     }
 
     @AfterEach
