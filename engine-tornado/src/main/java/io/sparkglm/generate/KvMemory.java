@@ -58,6 +58,4 @@ final class KvMemory {
     void release(long bytes) {
         reserved -= bytes;
     }
-
-    long reserved() { return reserved; }
 }
