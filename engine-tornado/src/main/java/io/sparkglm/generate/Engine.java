@@ -40,8 +40,7 @@ public final class Engine implements AutoCloseable {
         this.tokenizer = tokenizer;
         this.backend = backend;
         ModelConfig config = checkpoint.config();
-        int cap = options.maxContext() > 0 ? Math.min(options.maxContext(), config.contextLength()) : config.contextLength();
-        this.contextLength = Math.min(cap, backend.maxSequenceTokens());
+        this.contextLength = Math.min(cappedContext(options, config), backend.maxSequenceTokens());
         this.scheduler = new Scheduler(backend, tokenizer, options.maxBatch(), options.prefillChunk(),
                 Math.min(tokenizer.vocabSize(), config.vocabSize()), kvMemory, options.stepTimeoutMillis());
     }
@@ -55,12 +54,6 @@ public final class Engine implements AutoCloseable {
      */
     public record KvCacheChoice(String type, String reason) {}
 
-    /**
-     * Resolves {@code options.kvCacheType()} for a model: "auto" tries f32, f16, then q8_0 against {@code kvLimit}
-     * bytes (the engine's KV memory), with the cpu backend's cache sizes; where none fits it takes the smallest and
-     * the engine's admission refuses, with the numbers, each row whose own cache cannot fit. A device backend keeps
-     * its cache in f32 (sized when it opens), so "auto" means f32 there.
-     */
     /** {@link #chooseKvCache(EngineOptions, ModelConfig, long)} with the KV memory an engine on this checkpoint would have. */
     public static KvCacheChoice chooseKvCache(EngineOptions options, Checkpoint checkpoint) {
         return chooseKvCache(options, checkpoint.config(), KvMemory.of(options.kvCacheMemory(), weightBytes(checkpoint)).limit());
@@ -70,13 +63,24 @@ public final class Engine implements AutoCloseable {
         return checkpoint.tensors().values().stream().mapToLong(t -> t.data().byteSize()).sum();
     }
 
+    /** The model's context, or {@code maxContext} when that is set and smaller. */
+    private static int cappedContext(EngineOptions options, ModelConfig config) {
+        return options.maxContext() > 0 ? Math.min(options.maxContext(), config.contextLength()) : config.contextLength();
+    }
+
+    /**
+     * Resolves {@code options.kvCacheType()} for a model: "auto" tries f32, f16, then q8_0 against {@code kvLimit}
+     * bytes (the engine's KV memory), with the cpu backend's cache sizes; where none fits it takes the smallest and
+     * the engine's admission refuses, with the numbers, each row whose own cache cannot fit. A device backend keeps
+     * its cache in f32 (sized when it opens), so "auto" means f32 there.
+     */
     public static KvCacheChoice chooseKvCache(EngineOptions options, ModelConfig config, long kvLimit) {
         if (!options.kvCacheType().equals(KvCacheType.AUTO)) return new KvCacheChoice(options.kvCacheType(), "as configured");
         String backendName = Backends.resolveName(options.backend());
         if (!backendName.equals("cpu")) {
             return new KvCacheChoice("f32", "auto: the " + backendName + " backend keeps its KV cache in f32");
         }
-        int context = options.maxContext() > 0 ? Math.min(options.maxContext(), config.contextLength()) : config.contextLength();
+        int context = cappedContext(options, config);
         boolean q8 = config.kvDim() % KvCacheType.Q8_0_BLOCK == 0;
         StringBuilder tried = new StringBuilder();
         for (KvCacheType t : KvCacheType.values()) {

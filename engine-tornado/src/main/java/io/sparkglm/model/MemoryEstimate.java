@@ -2,7 +2,7 @@ package io.sparkglm.model;
 
 /**
  * A model's size from its config alone (parameters, the bytes of a checkpoint of a given type) and byte counts for
- * people. KV cache sizes are {@link KvCacheType}'s; whole memory plans are {@code io.sparkglm.generate.MemoryPlan}'s.
+ * people. KV cache sizes are {@code io.sparkglm.backend.KvCacheType}'s; whole memory plans are {@code io.sparkglm.generate.MemoryPlan}'s.
  */
 public final class MemoryEstimate {
 
