@@ -96,8 +96,6 @@ public final class GlmRunner implements Serializable {
             return engine.submit(request)
                     .thenApply(r -> fitted.truncated ? withTruncated(r) : r)
                     .exceptionally(GlmRunner::failure);
-        } catch (EngineFailedException e) {
-            return CompletableFuture.failedFuture(new GlmEngineException(e));
         } catch (RuntimeException e) {
             return CompletableFuture.completedFuture(failure(e));
         }
@@ -131,8 +129,10 @@ public final class GlmRunner implements Serializable {
         return null;
     }
 
-    private static Throwable unwrap(Throwable t) {
-        return t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
+    /** What a row's error field says for a failure: the message of the cause a future was completed with. */
+    public static String errorMessage(Throwable t) {
+        Throwable cause = t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
+        return cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
     }
 
     /** The model's tokenizer (loaded once per JVM; no engine). */
@@ -243,9 +243,7 @@ public final class GlmRunner implements Serializable {
     private static GenerationResult failure(Throwable t) {
         GlmEngineException engineFailed = engineFailure(t);
         if (engineFailed != null) throw engineFailed;
-        Throwable cause = unwrap(t);
-        String message = cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
-        return new GenerationResult("", new int[0], FinishReason.ERROR, 0, 0, 0, 0, false, message);
+        return new GenerationResult("", new int[0], FinishReason.ERROR, 0, 0, 0, 0, false, errorMessage(t));
     }
 
     /** A row failed while spark.glm.onError=fail: fails the task (and, after retries, the job). */

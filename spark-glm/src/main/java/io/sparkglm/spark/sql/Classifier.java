@@ -8,7 +8,6 @@ import io.sparkglm.spark.executor.GlmRunner;
 import io.sparkglm.spark.executor.GlmRunner.Prompt;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import org.apache.spark.sql.catalyst.util.ArrayBasedMapData;
 import org.apache.spark.sql.catalyst.util.GenericArrayData;
 import org.apache.spark.sql.types.DataTypes;
@@ -72,7 +71,7 @@ public final class Classifier {
                         if (failure == null) return outcome(checked, scores);
                         GlmEngineException engineFailed = GlmRunner.engineFailure(failure);
                         if (engineFailed != null) throw engineFailed;     // not this row's problem: fails the task
-                        return new Outcome(null, message(failure));
+                        return new Outcome(null, GlmRunner.errorMessage(failure));
                     });
         } catch (IllegalArgumentException e) {
             return CompletableFuture.completedFuture(new Outcome(null, e.getMessage()));
@@ -85,10 +84,5 @@ public final class Classifier {
         } catch (IllegalArgumentException e) {
             return new Outcome(null, e.getMessage());
         }
-    }
-
-    private static String message(Throwable t) {
-        Throwable cause = t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
-        return cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
     }
 }
