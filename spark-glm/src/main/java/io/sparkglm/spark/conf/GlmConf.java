@@ -34,18 +34,25 @@ import org.apache.spark.network.util.JavaUtils;
  *                           less the heap limit and the weights); a row whose cache cannot fit gets an error
  * @param stepTimeoutMillis  a forward step running longer fails the engine and the tasks waiting on it (0 = never)
  * @param longDocumentPolicy what to do with a document longer than the context
+ * @param chunkOverlap       mapreduce: tokens a chunk repeats from the end of the one before it
  * @param onError            what a failed row becomes
  */
 public record GlmConf(String model, String backend, int threads, int maxContext, int maxNewTokens,
                       float temperature, float topP, int topK, long seed, int batchSize, int prefillChunk,
                       String kvCacheType, long kvCacheMemory, long stepTimeoutMillis,
-                      LongDocumentPolicy longDocumentPolicy, OnError onError)
+                      LongDocumentPolicy longDocumentPolicy, int chunkOverlap, OnError onError)
         implements Serializable {
 
     public static final String PREFIX = "spark.glm.";
 
-    /** A document longer than the context: fail the row, or cut it and say so in the result. */
-    public enum LongDocumentPolicy { ERROR, TRUNCATE }
+    /**
+     * A document longer than the context: fail the row, cut it and say so in the result, or split it into chunks
+     * that fit and combine what each gives (summaries and extraction; docs/adr/0013-long-documents.md).
+     */
+    public enum LongDocumentPolicy { ERROR, TRUNCATE, MAPREDUCE }
+
+    /** The largest chunkOverlap accepted; it must also be under half of each chunk's budget (checked per row). */
+    public static final int MAX_CHUNK_OVERLAP = 65_536;
 
     /** A failed row: NULL (counted in the failure metric), or fail the task. */
     public enum OnError { NULL, FAIL }
@@ -70,6 +77,7 @@ public record GlmConf(String model, String backend, int threads, int maxContext,
         d.put("kvCacheMemory", "auto");
         d.put("stepTimeout", "30min");
         d.put("longDocumentPolicy", "error");
+        d.put("chunkOverlap", "0");
         d.put("onError", "null");
         return java.util.Collections.unmodifiableMap(d);
     }
@@ -77,6 +85,9 @@ public record GlmConf(String model, String backend, int threads, int maxContext,
     public static final Set<String> BACKENDS = Set.of("cpu", "tornado", "auto");
 
     private static final String KV_MEMORY_ALLOWED = "auto, or a size such as 8g or 512m";
+    private static final String POLICIES = "error, truncate or mapreduce";
+    private static final String CHUNK_OVERLAP_ALLOWED = "an integer in 0.." + MAX_CHUNK_OVERLAP
+            + " (tokens; under half of a chunk, which the context and max_tokens size)";
     private static final String STEP_TIMEOUT_ALLOWED = "a duration such as 30min, 600s or 2h (0 = never)";
 
     public GlmConf {
@@ -95,7 +106,8 @@ public record GlmConf(String model, String backend, int threads, int maxContext,
         }
         if (kvCacheMemory < 0) throw bad("kvCacheMemory", kvCacheMemory, KV_MEMORY_ALLOWED);
         if (stepTimeoutMillis < 0) throw bad("stepTimeout", stepTimeoutMillis, STEP_TIMEOUT_ALLOWED);
-        if (longDocumentPolicy == null) throw bad("longDocumentPolicy", null, "error or truncate");
+        if (longDocumentPolicy == null) throw bad("longDocumentPolicy", null, POLICIES);
+        if (chunkOverlap < 0 || chunkOverlap > MAX_CHUNK_OVERLAP) throw bad("chunkOverlap", chunkOverlap, CHUNK_OVERLAP_ALLOWED);
         if (onError == null) throw bad("onError", null, "null or fail");
         if (model != null && model.isBlank()) model = null;
     }
@@ -137,7 +149,8 @@ public record GlmConf(String model, String backend, int threads, int maxContext,
                 v.get("kvCacheMemory").equalsIgnoreCase("auto") ? 0
                         : parseNonNegative(v, "kvCacheMemory", JavaUtils::byteStringAsBytes, KV_MEMORY_ALLOWED),
                 parseNonNegative(v, "stepTimeout", JavaUtils::timeStringAsMs, STEP_TIMEOUT_ALLOWED),
-                parseEnum(v, "longDocumentPolicy", LongDocumentPolicy.class, "error or truncate"),
+                parseEnum(v, "longDocumentPolicy", LongDocumentPolicy.class, POLICIES),
+                parseNumber(v, "chunkOverlap", Integer::parseInt, CHUNK_OVERLAP_ALLOWED),
                 parseEnum(v, "onError", OnError.class, "null or fail"));
     }
 

@@ -1,6 +1,5 @@
 package io.sparkglm.spark.executor;
 
-import io.sparkglm.generate.GenerationResult;
 import java.io.Serializable;
 import java.util.Map;
 import java.util.WeakHashMap;
@@ -47,8 +46,8 @@ public final class GlmMetrics implements Serializable {
     }
 
     /** Counts one finished row (called on the executor). */
-    void record(GenerationResult r) {
-        long engineNanos = r.prefillNanos() + r.decodeNanos();
+    void record(RowResult r) {
+        long engineNanos = r.engineNanos();
         rows.add(1);
         promptTokens.add(r.promptTokens());
         generatedTokens.add(r.completionTokens());
@@ -63,7 +62,7 @@ public final class GlmMetrics implements Serializable {
         countForTask(r, engineNanos);
     }
 
-    private static void countForTask(GenerationResult r, long engineNanos) {
+    private static void countForTask(RowResult r, long engineNanos) {
         TaskContext tc = TaskContext.get();
         if (tc == null) return; // constant folding on the driver
         long[] c = TASKS.computeIfAbsent(tc.taskAttemptId(), id -> {

@@ -1,10 +1,9 @@
 package io.sparkglm.spark.executor;
 
+import io.sparkglm.document.Chunker;
 import io.sparkglm.generate.EngineFailedException;
 import io.sparkglm.generate.EngineOptions;
-import io.sparkglm.generate.FinishReason;
 import io.sparkglm.generate.GenerationRequest;
-import io.sparkglm.generate.GenerationResult;
 import io.sparkglm.generate.SamplingParams;
 import io.sparkglm.generate.TokenConstraint;
 import io.sparkglm.spark.conf.GlmConf;
@@ -49,6 +48,11 @@ public final class GlmRunner implements Serializable {
      * the variable text (the document or the user's prompt) that the long-document policy may cut.
      */
     public record Prompt(String system, String instruction, String text) implements Serializable {
+        /** The same prompt about another text (a chunk, a shortened text). */
+        public Prompt withText(String newText) {
+            return new Prompt(system, instruction, newText);
+        }
+
         List<ChatMessage> messages(String fittedText) {
             List<ChatMessage> m = new ArrayList<>(2);
             if (system != null) m.add(ChatMessage.system(system));
@@ -58,7 +62,7 @@ public final class GlmRunner implements Serializable {
     }
 
     /** Runs one row to completion: metrics counted, on-error policy applied. */
-    public GenerationResult run(Prompt prompt, int maxTokens, SamplingParams sampling, List<String> stop) {
+    public RowResult run(Prompt prompt, int maxTokens, SamplingParams sampling, List<String> stop) {
         return finish(await(submit(prompt, maxTokens, sampling, stop)));
     }
 
@@ -81,21 +85,51 @@ public final class GlmRunner implements Serializable {
      * becomes a result with finish reason ERROR; the future fails (with {@link GlmEngineException}) only when the
      * engine itself failed. Pass the result to {@link #finish}.
      */
-    public CompletableFuture<GenerationResult> submit(Prompt prompt, int maxTokens, SamplingParams sampling, List<String> stop) {
+    public CompletableFuture<RowResult> submit(Prompt prompt, int maxTokens, SamplingParams sampling, List<String> stop) {
         return submit(prompt, maxTokens, sampling, stop, null);
     }
 
     /** As {@link #submit(Prompt, int, SamplingParams, List)}, with the output held to a constraint (glm_extract). */
-    public CompletableFuture<GenerationResult> submit(Prompt prompt, int maxTokens, SamplingParams sampling, List<String> stop,
-                                                      TokenConstraint constraint) {
-        InferenceEngine engine = engine(); // a load failure fails the task: it is not a per-row problem
+    public CompletableFuture<RowResult> submit(Prompt prompt, int maxTokens, SamplingParams sampling, List<String> stop,
+                                               TokenConstraint constraint) {
+        engine(); // a load failure fails the task: it is not a per-row problem
+        Fit fit;
         try {
-            Fitted fitted = fit(engine, prompt, maxTokens);
-            if (fitted.error != null) return CompletableFuture.completedFuture(GenerationResult.failed(fitted.error, fitted.tokens));
-            GenerationRequest request = new GenerationRequest(prompt.messages(fitted.text), null, maxTokens, sampling, stop, false, constraint);
-            return engine.submit(request)
-                    .thenApply(r -> fitted.truncated ? withTruncated(r) : r)
-                    .exceptionally(GlmRunner::failure);
+            fit = fit(prompt, maxTokens);
+        } catch (RuntimeException e) {
+            return CompletableFuture.completedFuture(failure(e));
+        }
+        return submit(fit, prompt, maxTokens, sampling, stop, constraint);
+    }
+
+    /**
+     * Runs a prompt whose text was fitted with {@link #fit}. A text longer than the context under
+     * longDocumentPolicy=mapreduce is an error here: only the tasks that can split it (summaries, extraction) do.
+     */
+    public CompletableFuture<RowResult> submit(Fit fit, Prompt prompt, int maxTokens, SamplingParams sampling, List<String> stop,
+                                               TokenConstraint constraint) {
+        return switch (fit) {
+            case Fit.Refused r -> CompletableFuture.completedFuture(RowResult.failed(r.error(), r.tokens()));
+            case Fit.TooLong t -> CompletableFuture.completedFuture(RowResult.failed("the text has " + t.tokens()
+                    + " tokens but only " + t.budget() + " fit, and longDocumentPolicy=mapreduce applies to summaries and "
+                    + "extraction only (glm_summarize, glm_extract, glm_summarize_agg; format(\"glm\") tasks summarize and extract); "
+                    + "use longDocumentPolicy=truncate or raise spark.glm.maxContext", t.tokens()));
+            case Fit.Fits f -> submitFitting(prompt.withText(f.text()), maxTokens, sampling, stop, constraint)
+                    .thenApply(r -> f.truncated() ? withTruncated(r) : r);
+        };
+    }
+
+    /**
+     * Runs a prompt known to fit the context as it is (a chunk the runner made, a combination it packed): no policy
+     * applied. Never fails but for an engine failure (see {@link #submit(Prompt, int, SamplingParams, List)}).
+     */
+    public CompletableFuture<RowResult> submitFitting(Prompt prompt, int maxTokens, SamplingParams sampling, List<String> stop,
+                                                      TokenConstraint constraint) {
+        InferenceEngine engine = engine();
+        try {
+            GenerationRequest request = new GenerationRequest(prompt.messages(prompt.text()), null, maxTokens, sampling, stop, false,
+                    constraint);
+            return engine.submit(request).thenApply(RowResult::of).exceptionally(GlmRunner::failure);
         } catch (RuntimeException e) {
             return CompletableFuture.completedFuture(failure(e));
         }
@@ -112,9 +146,13 @@ public final class GlmRunner implements Serializable {
             GlmTokenizer tokenizer = tokenizer();
             List<int[]> conts = continuations.apply(tokenizer);
             int longest = conts.stream().mapToInt(c -> c.length).max().orElse(1);
-            Fitted fitted = fit(engine, prompt, longest);
-            if (fitted.error != null) return CompletableFuture.failedFuture(new IllegalArgumentException(fitted.error));
-            return engine.score(tokenizer.encodeChat(prompt.messages(fitted.text), true), conts);
+            return switch (fit(prompt, longest)) {
+                case Fit.Refused r -> CompletableFuture.failedFuture(new IllegalArgumentException(r.error()));
+                case Fit.TooLong t -> CompletableFuture.failedFuture(new IllegalArgumentException("the text has " + t.tokens()
+                        + " tokens but only " + t.budget() + " fit, and longDocumentPolicy=mapreduce does not apply to "
+                        + "classification; use longDocumentPolicy=truncate or raise spark.glm.maxContext"));
+                case Fit.Fits f -> engine.score(tokenizer.encodeChat(prompt.messages(f.text()), true), conts);
+            };
         } catch (RuntimeException e) {
             return CompletableFuture.failedFuture(e);
         }
@@ -142,7 +180,7 @@ public final class GlmRunner implements Serializable {
     }
 
     /** Counts a finished row and applies spark.glm.onError (fail throws, failing the task). */
-    public GenerationResult finish(GenerationResult result) {
+    public RowResult finish(RowResult result) {
         metrics.record(result);
         if (!result.ok() && conf.onError() == GlmConf.OnError.FAIL) {
             throw new GlmRowException("glm: a row failed and spark.glm.onError=fail: " + result.error());
@@ -181,29 +219,66 @@ public final class GlmRunner implements Serializable {
         }
     }
 
-    private record Fitted(String text, boolean truncated, String error, int tokens) {}
+    /** How a prompt's text meets the context. */
+    public sealed interface Fit {
+        /** The text to send (cut when {@code truncated}). */
+        record Fits(String text, boolean truncated) implements Fit {}
+        /** The row fails: the text cannot fit (longDocumentPolicy=error) or nothing can. */
+        record Refused(String error, int tokens) implements Fit {}
+        /** Longer than the {@code budget} and longDocumentPolicy=mapreduce: split it ({@link #chunks}). */
+        record TooLong(int tokens, int budget) implements Fit {}
+    }
 
-    /** Applies spark.glm.longDocumentPolicy: the text as is, cut to fit (truncate), or an error. */
-    private Fitted fit(InferenceEngine engine, Prompt prompt, int maxTokens) {
+    /** Applies spark.glm.longDocumentPolicy to a prompt whose answer may take {@code maxTokens}. */
+    public Fit fit(Prompt prompt, int maxTokens) {
+        InferenceEngine engine = engine();
         String text = prompt.text();
-        int context = engine.contextLength();
-        int fixed = TEMPLATE_TOKENS + (prompt.system() == null ? 0 : engine.countTokens(prompt.system()))
-                + (prompt.instruction() == null ? 0 : engine.countTokens(prompt.instruction()));
-        int budget = context - maxTokens - fixed;
+        int budget = budget(prompt, maxTokens);
         if (budget <= 0) {
-            return new Fitted(null, false, "max_tokens " + maxTokens + " plus the instruction (" + fixed
-                    + " tokens) leave no room for the text in the context of " + context + " tokens", 0);
+            return new Fit.Refused("max_tokens " + maxTokens + " plus the instruction (" + (engine.contextLength() - maxTokens - budget)
+                    + " tokens) leave no room for the text in the context of " + engine.contextLength() + " tokens", 0);
         }
         // Every token covers at least one UTF-8 byte: a text with no more bytes than the budget fits uncounted.
-        if (utf8Length(text) <= budget) return new Fitted(text, false, null, 0);
+        if (utf8Length(text) <= budget) return new Fit.Fits(text, false);
         int tokens = engine.countTokens(text);
-        if (tokens <= budget) return new Fitted(text, false, null, tokens);
-        if (conf.longDocumentPolicy() == GlmConf.LongDocumentPolicy.ERROR) {
-            return new Fitted(null, false, "the text has " + tokens + " tokens but only " + budget + " fit (context "
-                    + context + " minus max_tokens " + maxTokens + " and the instruction); set "
-                    + "spark.glm.longDocumentPolicy=truncate to keep its beginning, or raise spark.glm.maxContext", tokens);
+        if (tokens <= budget) return new Fit.Fits(text, false);
+        return switch (conf.longDocumentPolicy()) {
+            case ERROR -> new Fit.Refused("the text has " + tokens + " tokens but only " + budget + " fit (context "
+                    + engine.contextLength() + " minus max_tokens " + maxTokens + " and the instruction); set "
+                    + "spark.glm.longDocumentPolicy=mapreduce to read it in parts, truncate to keep its beginning, or raise "
+                    + "spark.glm.maxContext", tokens);
+            case TRUNCATE -> new Fit.Fits(cutToFit(engine, text, tokens, budget), true);
+            case MAPREDUCE -> new Fit.TooLong(tokens, budget);
+        };
+    }
+
+    /** Tokens left for a prompt's text: the context less the answer, the instruction, the system turn and the template. */
+    public int budget(Prompt prompt, int maxTokens) {
+        InferenceEngine engine = engine();
+        int fixed = TEMPLATE_TOKENS + (prompt.system() == null ? 0 : engine.countTokens(prompt.system()))
+                + (prompt.instruction() == null ? 0 : engine.countTokens(prompt.instruction()));
+        return engine.contextLength() - maxTokens - fixed;
+    }
+
+    /**
+     * The text in chunks that each fit {@code partPrompt} with an answer of {@code maxTokens}, in document order (blank
+     * chunks left out), overlapping by spark.glm.chunkOverlap tokens; IllegalArgumentException naming the numbers when
+     * no chunk can fit or the overlap is too large for the chunks.
+     */
+    public List<String> chunks(Prompt partPrompt, String text, int maxTokens) {
+        int budget = budget(partPrompt, maxTokens);
+        if (budget < 1) {
+            throw new IllegalArgumentException("longDocumentPolicy=mapreduce: max_tokens " + maxTokens + " and the instruction "
+                    + "leave no room for a chunk in the context of " + engine().contextLength() + " tokens");
         }
-        return new Fitted(cutToFit(engine, text, tokens, budget), true, null, tokens);
+        try {
+            Chunker.checkSizes(budget, conf.chunkOverlap());
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("spark.glm.chunkOverlap: " + e.getMessage() + " (context " + engine().contextLength()
+                    + " less max_tokens " + maxTokens + " and the instruction); lower chunkOverlap");
+        }
+        return Chunker.split(tokenizer(), text, budget, conf.chunkOverlap()).stream()
+                .map(c -> c.text(text)).filter(t -> !t.isBlank()).toList();
     }
 
     /** The longest-found prefix of {@code text} with at most {@code budget} tokens (keeps the beginning). */
@@ -221,7 +296,7 @@ public final class GlmRunner implements Serializable {
         return text.substring(0, chars);
     }
 
-    static int utf8Length(String s) {
+    public static int utf8Length(String s) {
         if (s.length() > Integer.MAX_VALUE / 3) return s.getBytes(StandardCharsets.UTF_8).length;
         int n = 0;
         for (int i = 0; i < s.length(); i++) {
@@ -234,16 +309,16 @@ public final class GlmRunner implements Serializable {
         return n;
     }
 
-    private static GenerationResult withTruncated(GenerationResult r) {
-        return new GenerationResult(r.text(), r.tokenIds(), r.finishReason(), r.promptTokens(), r.completionTokens(),
-                r.prefillNanos(), r.decodeNanos(), true, r.error());
+    private static RowResult withTruncated(RowResult r) {
+        return new RowResult(r.text(), r.finishReason(), r.promptTokens(), r.completionTokens(), r.engineNanos(), true, r.error(),
+                r.chunks(), r.levels());
     }
 
     /** A row's own failure as an error result; an engine failure is rethrown (it fails the task). */
-    private static GenerationResult failure(Throwable t) {
+    private static RowResult failure(Throwable t) {
         GlmEngineException engineFailed = engineFailure(t);
         if (engineFailed != null) throw engineFailed;
-        return new GenerationResult("", new int[0], FinishReason.ERROR, 0, 0, 0, 0, false, errorMessage(t));
+        return RowResult.failed(errorMessage(t), 0);
     }
 
     /** A row failed while spark.glm.onError=fail: fails the task (and, after retries, the job). */

@@ -1,10 +1,11 @@
 package io.sparkglm.spark.source;
 
-import io.sparkglm.generate.FinishReason;
-import io.sparkglm.generate.GenerationResult;
 import io.sparkglm.spark.executor.GlmRunner;
-import io.sparkglm.spark.sql.Classifier;
-import io.sparkglm.spark.sql.Extractor;
+import io.sparkglm.spark.executor.RowResult;
+import io.sparkglm.spark.task.Classifier;
+import io.sparkglm.spark.task.Extractor;
+import io.sparkglm.spark.task.ResultColumns;
+import io.sparkglm.spark.task.Summarizer;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
@@ -22,7 +23,6 @@ import org.apache.spark.sql.sources.And;
 import org.apache.spark.sql.sources.Filter;
 import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.StructField;
-import org.apache.spark.unsafe.types.UTF8String;
 
 /**
  * Reads one partition's row groups and runs their rows through this executor's engine. Rows that fail a pushed
@@ -36,10 +36,11 @@ final class GlmPartitionReader implements PartitionReader<InternalRow> {
      * A row on its way: its read values and its result in the making: a generation (null: nothing to run), a
      * classification, or a token count.
      */
-    private record Pending(Object[] values, String text, CompletableFuture<GenerationResult> result,
-                           CompletableFuture<Classifier.Outcome> classified, Integer tokens) {
-        Pending(Object[] values, String text, CompletableFuture<GenerationResult> result) {
-            this(values, text, result, null, null);
+    private record Pending(Object[] values, String text, CompletableFuture<RowResult> result,
+                           CompletableFuture<Extractor.Extracted> extracted, CompletableFuture<Classifier.Outcome> classified,
+                           Integer tokens) {
+        Pending(Object[] values, String text, CompletableFuture<RowResult> result) {
+            this(values, text, result, null, null, null);
         }
     }
 
@@ -129,15 +130,14 @@ final class GlmPartitionReader implements PartitionReader<InternalRow> {
         String text = values[plan.textIndex()].toString();
         GlmSourceOptions o = plan.options();
         return switch (o.task()) {
-            case COUNT_TOKENS -> new Pending(values, text, null, null, plan.runner().countTokens(text));
+            case COUNT_TOKENS -> new Pending(values, text, null, null, null, plan.runner().countTokens(text));
             // as glm_summarize: a blank document gets an empty summary without the engine
-            case SUMMARIZE -> new Pending(values, text, text.isBlank() ? null
-                    : plan.runner().submit(o.prompt(text), o.maxTokens(), o.sampling(), o.call().stop()));
+            case SUMMARIZE -> new Pending(values, text, text.isBlank() ? null : Summarizer.submit(plan.runner(), text, o.maxWords()));
             case GENERATE -> new Pending(values, text, plan.runner().submit(o.prompt(text), o.maxTokens(), o.sampling(),
                     o.call().stop()));
             // as glm_extract: a blank document extracts to all-NULL fields without the engine
-            case EXTRACT -> new Pending(values, text, text.isBlank() ? null : o.extractor().submit(plan.runner(), text));
-            case CLASSIFY -> new Pending(values, text, null, Classifier.classify(plan.runner(), text, o.labels()), null);
+            case EXTRACT -> new Pending(values, text, null, text.isBlank() ? null : o.extractor().submit(plan.runner(), text), null, null);
+            case CLASSIFY -> new Pending(values, text, null, null, Classifier.classify(plan.runner(), text, o.labels()), null);
         };
     }
 
@@ -159,33 +159,22 @@ final class GlmPartitionReader implements PartitionReader<InternalRow> {
             finish(outcome.counted());
             return outcome.resultValues();
         }
-        Object[] v = new Object[6];
-        if (p.text == null) return v;
-        GenerationResult r;
-        if (p.result == null) {  // a blank document: answered without the engine, not counted
-            r = new GenerationResult("", new int[0], FinishReason.STOP, 0, 0, 0, 0, false, null);
-            v[0] = task == GlmTask.EXTRACT ? plan.options().extractor().empty() : UTF8String.fromString("");
-        } else if (task == GlmTask.EXTRACT) {
-            Extractor.Extracted extracted = plan.options().extractor().read(GlmRunner.await(p.result));
-            r = finish(extracted.result());
-            v[0] = extracted.row();
-        } else {
-            r = finish(GlmRunner.await(p.result));
-            v[0] = r.ok() ? UTF8String.fromString(r.text()) : null;
+        if (p.text == null) return new Object[plan.options().outputColumns().size()];
+        if (task == GlmTask.EXTRACT) {
+            if (p.extracted == null) return ResultColumns.values(RowResult.EMPTY, plan.options().extractor().empty()); // blank
+            Extractor.Extracted extracted = GlmRunner.await(p.extracted);
+            return ResultColumns.values(finish(extracted.result()), extracted.row());
         }
-        v[1] = UTF8String.fromString(r.finishReason().sqlName());
-        v[2] = r.promptTokens();
-        v[3] = r.completionTokens();
-        v[4] = r.truncated();
-        v[5] = r.error() == null ? null : UTF8String.fromString(r.error());
-        return v;
+        // a blank document: answered without the engine, not counted
+        RowResult r = p.result == null ? RowResult.EMPTY : finish(GlmRunner.await(p.result));
+        return ResultColumns.values(r, ResultColumns.textOrNull(r));
     }
 
-    private GenerationResult finish(GenerationResult r) {
+    private RowResult finish(RowResult r) {
         counts.rows++;
         counts.promptTokens += r.promptTokens();
         counts.generatedTokens += r.completionTokens();
-        counts.engineNanos += r.prefillNanos() + r.decodeNanos();
+        counts.engineNanos += r.engineNanos();
         if (!r.ok()) counts.failedRows++;
         return plan.runner().finish(r); // job metrics, and spark.glm.onError=fail throws here
     }

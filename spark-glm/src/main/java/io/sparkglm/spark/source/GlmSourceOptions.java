@@ -6,9 +6,9 @@ import io.sparkglm.spark.conf.CallOptions;
 import io.sparkglm.spark.conf.GlmConf;
 import io.sparkglm.spark.executor.GlmRunner.Prompt;
 import io.sparkglm.constrain.LabelScorer;
-import io.sparkglm.spark.sql.ExtractTypes;
-import io.sparkglm.spark.sql.Extractor;
-import io.sparkglm.spark.sql.SummarizeFunction;
+import io.sparkglm.spark.task.ExtractTypes;
+import io.sparkglm.spark.task.Extractor;
+import io.sparkglm.spark.task.Summarizer;
 import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -110,7 +110,7 @@ public record GlmSourceOptions(List<String> paths, GlmTask task, String textColu
         }
         Call call = Call.of(switch (task) {
             case GENERATE -> CallOptions.parse(callOptions, conf);
-            case SUMMARIZE -> new CallOptions(null, SummarizeFunction.maxTokens(maxWords, conf.maxNewTokens()), conf.sampling(), List.of());
+            case SUMMARIZE -> new CallOptions(null, Summarizer.maxTokens(maxWords, conf.maxNewTokens()), conf.sampling(), List.of());
             // extract raises this to the schema's shortest JSON on the executor (Extractor.submit); classify generates nothing
             case EXTRACT, CLASSIFY, COUNT_TOKENS -> new CallOptions(null, conf.maxNewTokens(), conf.sampling(), List.of());
         });
@@ -147,7 +147,7 @@ public record GlmSourceOptions(List<String> paths, GlmTask task, String textColu
     /** The request for one row's text (summarize, generate; extract and classify prompt through their helpers). */
     public Prompt prompt(String text) {
         return switch (task) {
-            case SUMMARIZE -> new Prompt(SummarizeFunction.SYSTEM, SummarizeFunction.instruction(maxWords), text);
+            case SUMMARIZE -> Summarizer.prompt(text, maxWords);
             case GENERATE -> new Prompt(call.system(), null, text);
             case EXTRACT -> extractor.prompt(text);
             case COUNT_TOKENS, CLASSIFY -> throw new IllegalStateException(task.optionName() + " sends no generation prompt");

@@ -1,6 +1,7 @@
 package io.sparkglm.spark.source;
 
-import io.sparkglm.spark.sql.Classifier;
+import io.sparkglm.spark.task.Classifier;
+import io.sparkglm.spark.task.ResultColumns;
 import java.util.Locale;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
@@ -33,13 +34,7 @@ public enum GlmTask {
         return switch (this) {
             case COUNT_TOKENS -> new StructType().add(answerColumn, DataTypes.IntegerType, true);
             case CLASSIFY -> Classifier.RESULT;
-            case SUMMARIZE, GENERATE, EXTRACT -> new StructType()
-                    .add(answerColumn, this == EXTRACT ? extractSchema : DataTypes.StringType, true)
-                    .add("finish_reason", DataTypes.StringType, true)
-                    .add("prompt_tokens", DataTypes.IntegerType, true)
-                    .add("completion_tokens", DataTypes.IntegerType, true)
-                    .add("truncated", DataTypes.BooleanType, true)
-                    .add("error", DataTypes.StringType, true);
+            case SUMMARIZE, GENERATE, EXTRACT -> ResultColumns.type(answerColumn, this == EXTRACT ? extractSchema : DataTypes.StringType);
         };
     }
 

@@ -1,6 +1,7 @@
 package io.sparkglm.spark.sql;
 
 import io.sparkglm.spark.executor.GlmRunner;
+import io.sparkglm.spark.task.Classifier;
 import java.util.ArrayList;
 import java.util.List;
 import org.apache.spark.sql.catalyst.InternalRow;

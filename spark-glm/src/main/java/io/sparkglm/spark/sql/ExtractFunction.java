@@ -1,6 +1,7 @@
 package io.sparkglm.spark.sql;
 
 import io.sparkglm.spark.executor.GlmRunner;
+import io.sparkglm.spark.task.Extractor;
 import org.apache.spark.sql.catalyst.InternalRow;
 import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
@@ -31,7 +32,7 @@ final class ExtractFunction extends GlmFunction<InternalRow> {
         if (input.isNullAt(0)) return null;
         String doc = input.getUTF8String(0).toString();
         if (doc.isBlank()) return extractor.empty();   // nothing to read: all NULL
-        Extractor.Extracted extracted = extractor.read(GlmRunner.await(extractor.submit(runner, doc)));
+        Extractor.Extracted extracted = GlmRunner.await(extractor.submit(runner, doc));
         runner.finish(extracted.result());
         return extracted.row();
     }

@@ -1,6 +1,7 @@
 package io.sparkglm.spark.sql;
 
-import io.sparkglm.generate.GenerationResult;
+import io.sparkglm.spark.executor.RowResult;
+import io.sparkglm.spark.task.ResultColumns;
 import io.sparkglm.spark.conf.CallOptions;
 import io.sparkglm.spark.conf.GlmConfException;
 import io.sparkglm.spark.executor.GlmRunner;
@@ -32,7 +33,7 @@ final class GenerateFunction extends GlmFunction<Object> {
 
     @Override
     public DataType resultType() {
-        return fullResult ? RESULT_TYPE : DataTypes.StringType;
+        return fullResult ? ResultColumns.RESULT : DataTypes.StringType;
     }
 
     static Map<String, String> toJava(MapData map) {
@@ -49,19 +50,19 @@ final class GenerateFunction extends GlmFunction<Object> {
         if (input.isNullAt(0)) return null;
         String prompt = input.getUTF8String(0).toString();
         CallOptions options = fixedOptions;
-        GenerationResult result = null;
+        RowResult result = null;
         if (options == null) {
             try {
                 options = input.numFields() > 1 && !input.isNullAt(1)
                         ? CallOptions.parse(toJava(input.getMap(1)), runner.conf())
                         : CallOptions.defaults(runner.conf());
             } catch (GlmConfException e) {
-                result = runner.finish(GenerationResult.failed(e.getMessage(), 0));
+                result = runner.finish(RowResult.failed(e.getMessage(), 0));
             }
         }
         if (result == null) {
             result = runner.run(new Prompt(options.system(), null, prompt), options.maxTokens(), options.sampling(), options.stop());
         }
-        return fullResult ? resultRow(result) : textOrNull(result);
+        return fullResult ? ResultColumns.textRow(result) : ResultColumns.textOrNull(result);
     }
 }

@@ -1,11 +1,11 @@
 package io.sparkglm.spark.sql;
 
-import io.sparkglm.generate.FinishReason;
-import io.sparkglm.generate.GenerationResult;
 import io.sparkglm.spark.conf.GlmConf;
 import io.sparkglm.spark.executor.GlmMetrics;
 import io.sparkglm.spark.executor.GlmRunner;
-import io.sparkglm.spark.executor.GlmRunner.Prompt;
+import io.sparkglm.spark.executor.RowResult;
+import io.sparkglm.spark.task.ResultColumns;
+import io.sparkglm.spark.task.Summarizer;
 import java.util.ArrayDeque;
 import java.util.Iterator;
 import java.util.List;
@@ -17,6 +17,7 @@ import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
 import scala.jdk.javaapi.CollectionConverters;
@@ -32,8 +33,7 @@ public final class GlmDatasets {
     private GlmDatasets() {}
 
     /** Columns added by {@link #summarize}: the fields of glm_summarize_result, with "summary" for its text. */
-    public static final List<String> SUMMARY_COLUMNS =
-            List.of("summary", "finish_reason", "prompt_tokens", "completion_tokens", "truncated", "error");
+    public static final List<String> SUMMARY_COLUMNS = List.of(ResultColumns.type("summary", DataTypes.StringType).fieldNames());
 
     /**
      * {@code df} plus the summary columns for {@code textColumn} (NULL text gives NULL columns). Settings are the
@@ -41,16 +41,14 @@ public final class GlmDatasets {
      */
     public static Dataset<Row> summarize(Dataset<Row> df, String textColumn, int maxWords) {
         SparkSession spark = df.sparkSession();
-        String bad = SummarizeFunction.checkMaxWords(maxWords);
+        String bad = Summarizer.checkMaxWords(maxWords);
         if (bad != null) throw new IllegalArgumentException(bad);
         GlmConf conf = GlmConf.parse(CollectionConverters.asJava(spark.conf().getAll()));
         conf.requireModel();
         GlmRunner runner = new GlmRunner(conf, GlmMetrics.of(spark.sparkContext()));
         int textIndex = df.schema().fieldIndex(textColumn);
         StructType out = df.schema();
-        for (StructField f : GlmFunction.RESULT_TYPE.fields()) {
-            out = out.add(f.name().equals("text") ? "summary" : f.name(), f.dataType(), true);
-        }
+        for (StructField f : ResultColumns.type("summary", DataTypes.StringType).fields()) out = out.add(f);
         int width = df.schema().size();
         return df.mapPartitions((MapPartitionsFunction<Row, Row>) rows ->
                 new Pipeline(rows, runner, textIndex, width, maxWords), Encoders.row(out));
@@ -59,7 +57,7 @@ public final class GlmDatasets {
     /** Keeps up to batchSize rows of this partition in the engine; gives results back in input order. */
     private static final class Pipeline implements Iterator<Row> {
         /** A row and its summary in the making: no future for a NULL or blank text (no engine row). */
-        private record Pending(Row row, String doc, CompletableFuture<GenerationResult> result) {}
+        private record Pending(Row row, String doc, CompletableFuture<RowResult> result) {}
 
         private final Iterator<Row> input;
         private final GlmRunner runner;
@@ -80,13 +78,8 @@ public final class GlmDatasets {
             while (window.size() < runner.conf().batchSize() && input.hasNext()) {
                 Row row = input.next();
                 String doc = row.isNullAt(textIndex) ? null : row.getString(textIndex);
-                window.add(new Pending(row, doc, doc == null || doc.isBlank() ? null : start(doc)));
+                window.add(new Pending(row, doc, doc == null || doc.isBlank() ? null : Summarizer.submit(runner, doc, maxWords)));
             }
-        }
-
-        private CompletableFuture<GenerationResult> start(String doc) {
-            return runner.submit(new Prompt(SummarizeFunction.SYSTEM, SummarizeFunction.instruction(maxWords), doc),
-                    SummarizeFunction.maxTokens(maxWords, runner.conf().maxNewTokens()), runner.conf().sampling(), List.of());
         }
 
         @Override
@@ -99,19 +92,12 @@ public final class GlmDatasets {
         public Row next() {
             if (!hasNext()) throw new NoSuchElementException();
             Pending p = window.poll();
-            Object[] values = new Object[width + 6];
+            Object[] values = new Object[width + ResultColumns.RESULT.size()];
             for (int i = 0; i < width; i++) values[i] = p.row.get(i);
             if (p.doc != null) {
                 // As glm_summarize: a blank document gets an empty summary without the engine.
-                GenerationResult r = p.result == null
-                        ? new GenerationResult("", new int[0], FinishReason.STOP, 0, 0, 0, 0, false, null)
-                        : runner.finish(GlmRunner.await(p.result));
-                values[width] = r.ok() ? r.text() : null;
-                values[width + 1] = r.finishReason().sqlName();
-                values[width + 2] = r.promptTokens();
-                values[width + 3] = r.completionTokens();
-                values[width + 4] = r.truncated();
-                values[width + 5] = r.error();
+                RowResult r = p.result == null ? RowResult.EMPTY : runner.finish(GlmRunner.await(p.result));
+                System.arraycopy(ResultColumns.externalValues(r), 0, values, width, ResultColumns.RESULT.size());
             }
             return RowFactory.create(values);
         }

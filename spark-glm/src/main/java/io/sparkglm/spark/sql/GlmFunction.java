@@ -1,16 +1,10 @@
 package io.sparkglm.spark.sql;
 
-import io.sparkglm.generate.GenerationResult;
 import io.sparkglm.spark.executor.GlmRunner;
 import java.util.Arrays;
 import java.util.Objects;
-import org.apache.spark.sql.catalyst.InternalRow;
-import org.apache.spark.sql.catalyst.expressions.GenericInternalRow;
 import org.apache.spark.sql.connector.catalog.functions.ScalarFunction;
 import org.apache.spark.sql.types.DataType;
-import org.apache.spark.sql.types.DataTypes;
-import org.apache.spark.sql.types.StructType;
-import org.apache.spark.unsafe.types.UTF8String;
 
 /**
  * Base of the glm_* SQL functions: a Spark {@link ScalarFunction} evaluated one row at a time on the
@@ -19,15 +13,6 @@ import org.apache.spark.unsafe.types.UTF8String;
  * tasks share one engine and one continuous batch (docs/adr/0004-spark-functions.md).
  */
 abstract class GlmFunction<R> implements ScalarFunction<R> {
-
-    /** glm_generate_result's (and glm_summarize_result's) struct. */
-    static final StructType RESULT_TYPE = new StructType()
-            .add("text", DataTypes.StringType, true)
-            .add("finish_reason", DataTypes.StringType, true)
-            .add("prompt_tokens", DataTypes.IntegerType, true)
-            .add("completion_tokens", DataTypes.IntegerType, true)
-            .add("truncated", DataTypes.BooleanType, true)
-            .add("error", DataTypes.StringType, true);
 
     final String name;
     final GlmRunner runner;
@@ -65,20 +50,5 @@ abstract class GlmFunction<R> implements ScalarFunction<R> {
     @Override
     public int hashCode() {
         return Objects.hash(getClass(), name, runner.conf(), Arrays.hashCode(inputTypes), resultType());
-    }
-
-    static UTF8String utf8(String s) {
-        return s == null ? null : UTF8String.fromString(s);
-    }
-
-    /** The text of a result, or NULL when the row failed. */
-    static UTF8String textOrNull(GenerationResult r) {
-        return r.ok() ? utf8(r.text()) : null;
-    }
-
-    static InternalRow resultRow(GenerationResult r) {
-        return new GenericInternalRow(new Object[] {
-            textOrNull(r), utf8(r.finishReason().sqlName()), r.promptTokens(), r.completionTokens(), r.truncated(), utf8(r.error())
-        });
     }
 }

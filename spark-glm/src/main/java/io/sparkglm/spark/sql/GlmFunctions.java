@@ -6,6 +6,9 @@ import io.sparkglm.spark.conf.GlmConfException;
 import io.sparkglm.spark.conf.SessionSettings;
 import io.sparkglm.spark.executor.GlmMetrics;
 import io.sparkglm.spark.executor.GlmRunner;
+import io.sparkglm.spark.task.ExtractTypes;
+import io.sparkglm.spark.task.Extractor;
+import io.sparkglm.spark.task.Summarizer;
 import java.util.List;
 import java.util.function.Function;
 import org.apache.spark.sql.SparkSession;
@@ -60,13 +63,20 @@ public final class GlmFunctions {
                     + "words (default 100); NULL for a NULL doc or a failed row",
                     args -> summarize("glm_summarize", args, false)),
             new Definition("glm_summarize_result", "glm_summarize_result(doc [, max_words]) - the summary as "
-                    + "STRUCT<text, finish_reason, prompt_tokens, completion_tokens, truncated, error>",
+                    + "STRUCT<text, finish_reason, prompt_tokens, completion_tokens, truncated, error, chunks, levels>",
                     args -> summarize("glm_summarize_result", args, true)),
+            new Definition("glm_summarize_agg", "glm_summarize_agg(text [, max_words]) - aggregate: one summary of a group's "
+                    + "texts in at most max_words words (default 100, a literal); NULL and blank texts are skipped",
+                    args -> summarizeAgg("glm_summarize_agg", args, false)),
+            new Definition("glm_summarize_agg_result", "glm_summarize_agg_result(text [, max_words]) - aggregate: the group's "
+                    + "summary as STRUCT<text, finish_reason, prompt_tokens, completion_tokens, truncated, error, chunks, levels> "
+                    + "(chunks: rows combined; levels: rounds of calls)",
+                    args -> summarizeAgg("glm_summarize_agg_result", args, true)),
             new Definition("glm_generate", "glm_generate(prompt [, options]) - the model's answer to one user turn; "
                     + "options MAP<STRING,STRING>: system, max_tokens, temperature, top_p, top_k, seed, stop",
                     args -> generate("glm_generate", args, false)),
             new Definition("glm_generate_result", "glm_generate_result(prompt [, options]) - as glm_generate, as "
-                    + "STRUCT<text, finish_reason, prompt_tokens, completion_tokens, truncated, error>",
+                    + "STRUCT<text, finish_reason, prompt_tokens, completion_tokens, truncated, error, chunks, levels>",
                     args -> generate("glm_generate_result", args, true)),
             new Definition("glm_extract", "glm_extract(doc, schema) - the fields of schema read from doc as a STRUCT; schema "
                     + "is a DDL literal such as 'party STRING, signed DATE, amount DECIMAL(12,2), items ARRAY<STRING>' or an "
@@ -99,10 +109,29 @@ public final class GlmFunctions {
         arity(name, args, 1, 2, "doc [, max_words]");
         GlmRunner runner = runner(true);
         if (args.size() == 2 && args.get(1).foldable()) {
-            String bad = SummarizeFunction.checkMaxWords(args.get(1).eval(null));
+            String bad = Summarizer.checkMaxWords(args.get(1).eval(null));
             if (bad != null) throw new GlmConfException(name + ": " + bad);
         }
         return apply(new SummarizeFunction(name, runner, args.size() == 2, fullResult), args);
+    }
+
+    private static Expression summarizeAgg(String name, List<Expression> args, boolean fullResult) {
+        arity(name, args, 1, 2, "text [, max_words]");
+        GlmRunner runner = runner(true);
+        int maxWords = Summarizer.DEFAULT_MAX_WORDS;
+        if (args.size() == 2) {
+            Expression words = args.get(1);
+            if (!words.foldable()) {
+                throw new GlmConfException(name + ": max_words must be a literal such as 50 (one length for the whole group), "
+                        + "not an expression that varies by row");
+            }
+            Object value = words.eval(null);
+            String bad = value == null ? "max_words must not be NULL" : Summarizer.checkMaxWords(value);
+            if (bad != null) throw new GlmConfException(name + ": " + bad);
+            maxWords = Integer.parseInt(value.toString().trim());
+        }
+        return new GlmAggregateExpression(new SummarizeAggFunction(name, runner, maxWords, fullResult),
+                CollectionConverters.asScala(List.of(args.get(0))).toList());
     }
 
     private static Expression generate(String name, List<Expression> args, boolean fullResult) {

@@ -31,11 +31,12 @@ class GlmConfTest {
                 Map.entry("spark.glm.maxNewTokens", "77"), Map.entry("spark.glm.temperature", "0.7"),
                 Map.entry("spark.glm.topP", "0.9"), Map.entry("spark.glm.topK", "40"), Map.entry("spark.glm.seed", "-5"),
                 Map.entry("spark.glm.batchSize", "8"), Map.entry("spark.glm.prefillChunk", "128"),
-                Map.entry("spark.glm.kvCacheType", "f16"), Map.entry("spark.glm.longDocumentPolicy", "Truncate"),
+                Map.entry("spark.glm.kvCacheType", "f16"), Map.entry("spark.glm.longDocumentPolicy", "MapReduce"),
+                Map.entry("spark.glm.chunkOverlap", "64"),
                 Map.entry("spark.glm.kvCacheMemory", "6g"), Map.entry("spark.glm.stepTimeout", "90s"),
                 Map.entry("spark.glm.onError", "fail")));
         assertEquals(new GlmConf("/models/x.gguf", "tornado", 3, 4096, 77, 0.7f, 0.9f, 40, -5, 8, 128, "f16",
-                6L << 30, 90_000, GlmConf.LongDocumentPolicy.TRUNCATE, GlmConf.OnError.FAIL), c);
+                6L << 30, 90_000, GlmConf.LongDocumentPolicy.MAPREDUCE, 64, GlmConf.OnError.FAIL), c);
         EngineOptions o = c.engineOptions(Path.of("/models/x.gguf"), 1);
         assertEquals(new EngineOptions(Path.of("/models/x.gguf"), "tornado", 3, 4096, "f16", 128, 8, 1, 6L << 30, 90_000), o);
         assertEquals(0.7f, c.sampling().temperature());
@@ -72,7 +73,10 @@ class GlmConfTest {
         assertBad("batchSize", "0", ">= 1");
         assertBad("kvCacheType", "q8", "f32, f16, q8_0 or auto");
         assertBad("kvCacheType", "q4_0", "f32, f16, q8_0 or auto");
-        assertBad("longDocumentPolicy", "drop", "error or truncate");
+        assertBad("longDocumentPolicy", "drop", "error, truncate or mapreduce");
+        assertBad("chunkOverlap", "-1", "0..65536");
+        assertBad("chunkOverlap", "100000", "0..65536");
+        assertBad("chunkOverlap", "a little", "0..65536");
         assertBad("onError", "skip", "null or fail");
         assertBad("seed", "1.5", "integer");
         assertBad("kvCacheMemory", "lots", "8g");

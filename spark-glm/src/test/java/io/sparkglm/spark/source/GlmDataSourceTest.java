@@ -1,5 +1,6 @@
 package io.sparkglm.spark.source;
 
+import io.sparkglm.spark.task.Summarizer;
 import static org.junit.jupiter.api.Assertions.*;
 
 import io.sparkglm.spark.executor.ExecutorEngines;
@@ -92,7 +93,7 @@ class GlmDataSourceTest {
     private List<String> sentDocuments() {
         ScriptedEngine e = engine.get();
         if (e == null) return List.of();
-        String prefix = SummarizeFunction.instruction(100) + "\n\n";
+        String prefix = Summarizer.instruction(100) + "\n\n";
         return e.requests.stream().map(r -> r.messages().getLast().content())
                 .map(s -> s.startsWith(prefix) ? s.substring(prefix.length()) : s).sorted().toList();
     }
@@ -117,7 +118,7 @@ class GlmDataSourceTest {
                 + "task 'summarize', tokensPerPartition '200')");
         Dataset<Row> df = spark.table("glm_docs");
         assertEquals(List.of("id", "lang", "body", "extra", "summary", "finish_reason", "prompt_tokens",
-                "completion_tokens", "truncated", "error"), List.of(df.schema().fieldNames()));
+                "completion_tokens", "truncated", "error", "chunks", "levels"), List.of(df.schema().fieldNames()));
         assertTrue(df.rdd().getNumPartitions() > 2, "a small budget splits by row groups: " + df.rdd().getNumPartitions());
         List<Row> rows = df.collectAsList();
         assertEquals(LongStreamIds(0, 20), rows.stream().map(r -> r.getLong(0)).toList(), "input order");
@@ -129,8 +130,8 @@ class GlmDataSourceTest {
                 assertEquals("", r.getString(4), "blank document: empty summary");
                 assertEquals("stop", r.getString(5));
             } else {
-                assertEquals("answer[2 turns, user " + (SummarizeFunction.instruction(100).length() + 2 + body(id).length())
-                        + " chars, max " + SummarizeFunction.maxTokens(100, 256) + ", seed 0]", r.getString(4));
+                assertEquals("answer[2 turns, user " + (Summarizer.instruction(100).length() + 2 + body(id).length())
+                        + " chars, max " + Summarizer.maxTokens(100, 256) + ", seed 0]", r.getString(4));
                 assertEquals("length", r.getString(5));
                 assertTrue(r.getInt(6) > 0);
                 assertTrue(r.isNullAt(9));
@@ -294,11 +295,11 @@ class GlmDataSourceTest {
         // the schema option takes glm_extract's two forms; the output type is glm_extract's struct
         StructType ddl = read("task", "extract", "schema", "party STRING, terms STRUCT<months: INT, ends DATE>, items ARRAY<STRING>")
                 .schema();
-        assertEquals(io.sparkglm.spark.sql.ExtractTypes.fromDdl("party STRING, terms STRUCT<months: INT, ends DATE>, items ARRAY<STRING>"),
+        assertEquals(io.sparkglm.spark.task.ExtractTypes.fromDdl("party STRING, terms STRUCT<months: INT, ends DATE>, items ARRAY<STRING>"),
                 ddl.apply("extracted").dataType());
         assertEquals(List.of("id", "lang", "body", "extra", "extracted", "finish_reason", "prompt_tokens", "completion_tokens",
-                "truncated", "error"), List.of(ddl.fieldNames()));
-        StructType names = io.sparkglm.spark.sql.ExtractTypes.fromNames(List.of("party", "city"));
+                "truncated", "error", "chunks", "levels"), List.of(ddl.fieldNames()));
+        StructType names = io.sparkglm.spark.task.ExtractTypes.fromNames(List.of("party", "city"));
         assertEquals(names, read("task", "extract", "schema", "party, city").schema().apply("extracted").dataType());
         assertEquals(names, read("task", "extract", "schema", "[\"party\", \"city\"]").schema().apply("extracted").dataType());
         StructType classify = read("task", "classify", "labels", "[\"yes, really\", \"no\"]").schema();

@@ -2,7 +2,7 @@ package io.sparkglm.spark.source;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-import io.sparkglm.spark.sql.ExtractTypes;
+import io.sparkglm.spark.task.ExtractTypes;
 import io.sparkglm.spark.testing.SharedSpark;
 import io.sparkglm.testing.SharedFiles;
 import java.nio.file.Path;

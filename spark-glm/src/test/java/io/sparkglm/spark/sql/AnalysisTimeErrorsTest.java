@@ -26,7 +26,8 @@ class AnalysisTimeErrorsTest {
 
     @AfterEach
     void unset() {
-        for (String k : new String[] {"spark.glm.model", "spark.glm.backend", "spark.glm.maxNewTokens", "spark.glm.temprature"}) {
+        for (String k : new String[] {"spark.glm.model", "spark.glm.backend", "spark.glm.maxNewTokens", "spark.glm.temprature",
+                                       "spark.glm.chunkOverlap", "spark.glm.longDocumentPolicy"}) {
             spark.conf().unset(k);
         }
         assertEquals(loadsBefore, ExecutorEngines.loads(), "analysis must not load an engine");
@@ -75,6 +76,29 @@ class AnalysisTimeErrorsTest {
         assertTrue(m.contains("MAP<STRING,STRING>"), m);
         m = analysisError("SELECT glm_summarize('doc', 0)");
         assertTrue(m.contains("max_words must be in 1..10000"), m);
+    }
+
+    @Test
+    void badMaxWordsAndOverlapForLongDocumentsAreRejected() {
+        spark.sql("SELECT 'a' AS doc, 1 AS g, 7 AS words").createOrReplaceTempView("agg_docs");
+        String m = analysisError("SELECT glm_summarize_agg(doc, 0) FROM agg_docs GROUP BY g");
+        assertTrue(m.contains("glm_summarize_agg") && m.contains("max_words must be in 1..10000: 0"), m);
+        m = analysisError("SELECT glm_summarize_agg_result(doc, 'many') FROM agg_docs GROUP BY g");
+        assertTrue(m.contains("max_words must be an integer in 1..10000: 'many'"), m);
+        m = analysisError("SELECT glm_summarize_agg(doc, words) FROM agg_docs GROUP BY g");
+        assertTrue(m.contains("max_words must be a literal"), m);
+        m = analysisError("SELECT glm_summarize_agg(doc, CAST(NULL AS INT)) FROM agg_docs GROUP BY g");
+        assertTrue(m.contains("max_words must not be NULL"), m);
+        m = analysisError("SELECT glm_summarize_agg(doc, 10, 2) FROM agg_docs GROUP BY g");
+        assertTrue(m.contains("glm_summarize_agg(text [, max_words]) takes 1 or 2 arguments, got 3"), m);
+        spark.conf().set("spark.glm.longDocumentPolicy", "mapreduce");
+        spark.conf().set("spark.glm.chunkOverlap", "-8");
+        m = analysisError("SELECT glm_summarize(doc) FROM agg_docs");
+        assertTrue(m.contains("spark.glm.chunkOverlap") && m.contains("'-8'") && m.contains("0..65536"), m);
+        spark.conf().set("spark.glm.chunkOverlap", "64");
+        spark.conf().set("spark.glm.longDocumentPolicy", "map-reduce");
+        m = analysisError("SELECT glm_extract(doc, 'a STRING') FROM agg_docs");
+        assertTrue(m.contains("spark.glm.longDocumentPolicy") && m.contains("error, truncate or mapreduce"), m);
     }
 
     @Test

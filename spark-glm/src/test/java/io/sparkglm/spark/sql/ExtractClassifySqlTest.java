@@ -1,5 +1,7 @@
 package io.sparkglm.spark.sql;
 
+import io.sparkglm.spark.task.ExtractTypes;
+import io.sparkglm.spark.task.Classifier;
 import static org.junit.jupiter.api.Assertions.*;
 
 import io.sparkglm.constrain.JsonTestSupport;

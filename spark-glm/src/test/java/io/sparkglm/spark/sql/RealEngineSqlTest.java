@@ -1,5 +1,6 @@
 package io.sparkglm.spark.sql;
 
+import io.sparkglm.spark.task.Summarizer;
 import static org.junit.jupiter.api.Assertions.*;
 
 import io.sparkglm.generate.Engine;
@@ -61,9 +62,9 @@ class RealEngineSqlTest {
         assertEquals(DOCS.size(), rows.size());
         List<GenerationRequest> requests = new ArrayList<>();
         for (Row row : rows) {
-            requests.add(GenerationRequest.chat(List.of(ChatMessage.system(SummarizeFunction.SYSTEM),
-                    ChatMessage.user(SummarizeFunction.instruction(20) + "\n\n" + row.getString(0))),
-                    SummarizeFunction.maxTokens(20, 12), SamplingParams.GREEDY));
+            requests.add(GenerationRequest.chat(List.of(ChatMessage.system(Summarizer.SYSTEM),
+                    ChatMessage.user(Summarizer.instruction(20) + "\n\n" + row.getString(0))),
+                    Summarizer.maxTokens(20, 12), SamplingParams.GREEDY));
         }
         List<GenerationResult> expected = direct(requests);
         for (int i = 0; i < rows.size(); i++) {
@@ -105,7 +106,7 @@ class RealEngineSqlTest {
         List<Row> rows = spark.sql("SELECT p = 'fine', glm_generate_result(p) FROM long_prompts ORDER BY 1").collectAsList();
         Row tooLong = rows.get(0).getStruct(1);
         assertEquals("error", tooLong.getString(1));
-        assertTrue(tooLong.getString(5).contains("longDocumentPolicy=truncate"), tooLong.getString(5));
+        assertTrue(tooLong.getString(5).contains("longDocumentPolicy=mapreduce to read it in parts, truncate"), tooLong.getString(5));
         assertEquals("length", rows.get(1).getStruct(1).getString(1));
     }
 }

@@ -1,5 +1,6 @@
 package io.sparkglm.spark.sql;
 
+import io.sparkglm.spark.task.Summarizer;
 import static org.junit.jupiter.api.Assertions.*;
 
 import io.sparkglm.spark.executor.ExecutorEngines;
@@ -52,7 +53,7 @@ class ScriptedEngineSqlTest {
         List<Row> rows = spark.sql("SELECT id, glm_summarize(doc) FROM VALUES (1, 'a short document'), (2, NULL), "
                 + "(3, 'another one, longer than the first') AS t(id, doc) ORDER BY id").collectAsList();
         assertEquals(3, rows.size());
-        assertEquals("answer[2 turns, user " + (SummarizeFunction.instruction(100).length() + 2 + 16) + " chars, max 216, seed 0]",
+        assertEquals("answer[2 turns, user " + (Summarizer.instruction(100).length() + 2 + 16) + " chars, max 216, seed 0]",
                 rows.get(0).getString(1));
         assertTrue(rows.get(1).isNullAt(1));
         assertTrue(rows.get(2).getString(1).startsWith("answer[2 turns"), rows.get(2).getString(1));
@@ -117,7 +118,7 @@ class ScriptedEngineSqlTest {
         spark.createDataset(List.of(huge), Encoders.STRING()).toDF("doc").createOrReplaceTempView("huge");
         Row error = spark.sql("SELECT glm_summarize_result(doc, 50) FROM huge").first().getStruct(0);
         assertEquals("error", error.getString(1));
-        assertTrue(error.getString(5).contains("2500 tokens") && error.getString(5).contains("longDocumentPolicy=truncate"),
+        assertTrue(error.getString(5).contains("2500 tokens") && error.getString(5).contains("longDocumentPolicy=mapreduce to read it in parts, truncate"),
                 error.getString(5));
 
         spark.conf().set("spark.glm.longDocumentPolicy", "truncate");
@@ -126,10 +127,40 @@ class ScriptedEngineSqlTest {
         assertTrue(cut.getBoolean(4), "truncation is visible");
         ScriptedEngine e = engine.get();
         String user = e.userTurns().getLast();
-        int budget = 400 - 116 - 16 - e.countTokens(SummarizeFunction.SYSTEM) - e.countTokens(SummarizeFunction.instruction(50));
-        int docTokens = e.countTokens(user.substring(SummarizeFunction.instruction(50).length() + 2));
+        int budget = 400 - 116 - 16 - e.countTokens(Summarizer.SYSTEM) - e.countTokens(Summarizer.instruction(50));
+        int docTokens = e.countTokens(user.substring(Summarizer.instruction(50).length() + 2));
         assertTrue(docTokens <= budget && docTokens > budget - 20, docTokens + " tokens for a budget of " + budget);
-        assertTrue(huge.startsWith(user.substring(SummarizeFunction.instruction(50).length() + 2)), "keeps the beginning");
+        assertTrue(huge.startsWith(user.substring(Summarizer.instruction(50).length() + 2)), "keeps the beginning");
+    }
+
+    @Test
+    void mapreduceSendsEveryChunkTogetherThenCombinesTheirAnswersInOrder() {
+        spark.conf().set("spark.glm.longDocumentPolicy", "mapreduce");
+        StringBuilder doc = new StringBuilder();
+        for (int p = 0; p < 40; p++) doc.append("Paragraph ").append(p).append(" says something about the contract. ".repeat(3)).append("\n\n");
+        spark.createDataset(List.of(doc.toString()), Encoders.STRING()).toDF("doc").createOrReplaceTempView("parts");
+        Row r = spark.sql("SELECT glm_summarize_result(doc, 20) FROM parts").first().getStruct(0);
+        assertNull(r.getString(5), r.toString());
+        ScriptedEngine e = engine.get();
+        List<String> turns = e.userTurns();
+        int chunks = r.getInt(6);
+        assertTrue(chunks >= 3, "chunks: " + chunks);
+        assertTrue(e.maxInFlight.get() >= chunks, "a row's chunks are in the engine together: " + e.maxInFlight.get());
+        for (int i = 0; i < chunks; i++) {
+            assertTrue(turns.get(i).startsWith("Summarize the following part of a longer document in at most 20 words."), turns.get(i));
+        }
+        // Every part of the document is read, in order, each ending at a paragraph break.
+        StringBuilder read = new StringBuilder();
+        for (int i = 0; i < chunks; i++) read.append(turns.get(i).substring(turns.get(i).indexOf("\n\n") + 2));
+        assertEquals(doc.toString().stripTrailing(), read.toString().stripTrailing());
+        String combine = turns.get(chunks);
+        assertTrue(combine.startsWith("The following are summaries of consecutive parts of one document, in order."), combine);
+        assertTrue(combine.contains("answer[2 turns"), "the combining call reads the parts' answers: " + combine);
+        assertTrue(r.getInt(7) >= 2, "levels: " + r);
+        for (String t : turns.subList(chunks, turns.size())) {
+            assertTrue(t.startsWith("The following are summaries of consecutive parts"), "after the map, only combining calls: " + t);
+        }
+        assertEquals(e.requests.size() * 3, r.getInt(3), "every call's generated tokens (3 each) are counted");
     }
 
     @Test

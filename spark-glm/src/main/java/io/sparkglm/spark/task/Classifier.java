@@ -1,10 +1,10 @@
-package io.sparkglm.spark.sql;
+package io.sparkglm.spark.task;
 
 import io.sparkglm.constrain.LabelScorer;
 import io.sparkglm.generate.FinishReason;
-import io.sparkglm.generate.GenerationResult;
 import io.sparkglm.spark.executor.GlmEngineException;
 import io.sparkglm.spark.executor.GlmRunner;
+import io.sparkglm.spark.executor.RowResult;
 import io.sparkglm.spark.executor.GlmRunner.Prompt;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -39,9 +39,9 @@ public final class Classifier {
     public record Outcome(LabelScorer.Classification classification, String error) {
 
         /** What the job metrics and the on-error policy see ({@link GlmRunner#finish}). */
-        public GenerationResult counted() {
-            return error != null ? GenerationResult.failed(error, 0)
-                    : new GenerationResult(classification.label(), new int[0], FinishReason.STOP, 0, 0, 0, 0, false, null);
+        public RowResult counted() {
+            return error != null ? RowResult.failed(error, 0)
+                    : new RowResult(classification.label(), FinishReason.STOP, 0, 0, 0, false, null, 1, 1);
         }
 
         public UTF8String label() {

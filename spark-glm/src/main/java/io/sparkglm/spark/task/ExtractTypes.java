@@ -1,4 +1,4 @@
-package io.sparkglm.spark.sql;
+package io.sparkglm.spark.task;
 
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -95,13 +95,21 @@ public final class ExtractTypes {
 
     /** Generated JSON text as a Catalyst row of the schema (missing or null fields are NULL). */
     public static GenericInternalRow toRow(String json, StructType schema) {
-        JsonNode node;
+        return toRow(parse(json), schema);
+    }
+
+    /** A JSON value as a Catalyst row of the schema (missing or null fields are NULL; a null value is NULL). */
+    public static GenericInternalRow toRow(JsonNode node, StructType schema) {
+        return (GenericInternalRow) value(node, schema);
+    }
+
+    /** The model's JSON output, parsed; IllegalArgumentException when it is not JSON. */
+    public static JsonNode parse(String json) {
         try {
-            node = JSON.readTree(json);
+            return JSON.readTree(json);
         } catch (Exception e) {
             throw new IllegalArgumentException("the model's output is not JSON: " + e.getMessage());
         }
-        return (GenericInternalRow) value(node, schema);
     }
 
     private static Object value(JsonNode n, DataType t) {
