@@ -64,7 +64,7 @@ public final class SummarizeDocuments {
         if (sql) {
             docs.createOrReplaceTempView("documents");
             summaries = spark.sql("SELECT `" + idColumn + "`, r.text AS summary, r.finish_reason, r.prompt_tokens, "
-                    + "r.completion_tokens, r.truncated, r.error FROM (SELECT `" + idColumn + "`, glm_summarize_result(`"
+                    + "r.completion_tokens, r.truncated, r.error, r.chunks, r.levels FROM (SELECT `" + idColumn + "`, glm_summarize_result(`"
                     + textColumn + "`, " + maxWords + ") AS r FROM documents)");
         } else {
             List<Column> columns = new ArrayList<>(List.of(functions.col(idColumn)));
