@@ -92,14 +92,7 @@ public final class GlmRunner implements Serializable {
     /** As {@link #submit(Prompt, int, SamplingParams, List)}, with the output held to a constraint (glm_extract). */
     public CompletableFuture<RowResult> submit(Prompt prompt, int maxTokens, SamplingParams sampling, List<String> stop,
                                                TokenConstraint constraint) {
-        engine(); // a load failure fails the task: it is not a per-row problem
-        Fit fit;
-        try {
-            fit = fit(prompt, maxTokens);
-        } catch (RuntimeException e) {
-            return CompletableFuture.completedFuture(failure(e));
-        }
-        return submit(fit, prompt, maxTokens, sampling, stop, constraint);
+        return submit(fit(prompt, maxTokens), prompt, maxTokens, sampling, stop, constraint);
     }
 
     /**
@@ -129,9 +122,9 @@ public final class GlmRunner implements Serializable {
         try {
             GenerationRequest request = new GenerationRequest(prompt.messages(prompt.text()), null, maxTokens, sampling, stop, false,
                     constraint);
-            return engine.submit(request).thenApply(RowResult::of).exceptionally(GlmRunner::failure);
+            return engine.submit(request).thenApply(RowResult::of).exceptionally(GlmRunner::rowFailure);
         } catch (RuntimeException e) {
-            return CompletableFuture.completedFuture(failure(e));
+            return CompletableFuture.completedFuture(rowFailure(e));
         }
     }
 
@@ -229,9 +222,20 @@ public final class GlmRunner implements Serializable {
         record TooLong(int tokens, int budget) implements Fit {}
     }
 
-    /** Applies spark.glm.longDocumentPolicy to a prompt whose answer may take {@code maxTokens}. */
+    /**
+     * Applies spark.glm.longDocumentPolicy to a prompt whose answer may take {@code maxTokens}. A model that cannot be
+     * loaded throws (it fails the task: not a per-row problem); anything else that goes wrong is the row's refusal.
+     */
     public Fit fit(Prompt prompt, int maxTokens) {
         InferenceEngine engine = engine();
+        try {
+            return fit(engine, prompt, maxTokens);
+        } catch (RuntimeException e) {
+            return new Fit.Refused(rowFailure(e).error(), 0);
+        }
+    }
+
+    private Fit fit(InferenceEngine engine, Prompt prompt, int maxTokens) {
         String text = prompt.text();
         int budget = budget(prompt, maxTokens);
         if (budget <= 0) {
@@ -315,7 +319,7 @@ public final class GlmRunner implements Serializable {
     }
 
     /** A row's own failure as an error result; an engine failure is rethrown (it fails the task). */
-    private static RowResult failure(Throwable t) {
+    public static RowResult rowFailure(Throwable t) {
         GlmEngineException engineFailed = engineFailure(t);
         if (engineFailed != null) throw engineFailed;
         return RowResult.failed(errorMessage(t), 0);

@@ -75,8 +75,8 @@ public final class Extractor implements Serializable {
         List<String> chunks;
         try {
             chunks = runner.chunks(part, doc, maxTokens);
-        } catch (IllegalArgumentException e) {
-            return CompletableFuture.completedFuture(new Extracted(null, RowResult.failed(e.getMessage(), 0)));
+        } catch (RuntimeException e) {   // the numbers do not allow it, or the text cannot be cut
+            return CompletableFuture.completedFuture(new Extracted(null, GlmRunner.rowFailure(e)));
         }
         List<CompletableFuture<RowResult>> calls = new java.util.ArrayList<>(chunks.size());
         for (int i = 0; i < chunks.size(); i++) {

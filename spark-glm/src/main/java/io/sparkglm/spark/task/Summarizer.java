@@ -96,8 +96,8 @@ public final class Summarizer {
         try {
             checkCombinable(runner, combine, maxTokens, maxWords);
             chunks = runner.chunks(part, doc, maxTokens);
-        } catch (IllegalArgumentException e) {
-            return CompletableFuture.completedFuture(RowResult.failed(e.getMessage(), 0));
+        } catch (RuntimeException e) {   // the numbers do not allow it, or the text cannot be cut
+            return CompletableFuture.completedFuture(GlmRunner.rowFailure(e));
         }
         SamplingParams sampling = runner.conf().sampling();
         List<CompletableFuture<RowResult>> mapped = new ArrayList<>(chunks.size());
@@ -110,7 +110,7 @@ public final class Summarizer {
                 return CompletableFuture.completedFuture(RowResult.combined(results, results.getLast(), i -> "part " + (i + 1) + " of " + n, n, 1));
             }
             return combine(runner, combine, results.stream().map(RowResult::text).toList(), maxTokens, 0, new ArrayList<>(results), n, 2);
-        }, ForkJoinPool.commonPool());
+        }, ForkJoinPool.commonPool()).exceptionally(GlmRunner::rowFailure);
     }
 
     /**
