@@ -36,11 +36,12 @@ import org.apache.spark.network.util.JavaUtils;
  * @param longDocumentPolicy what to do with a document longer than the context
  * @param chunkOverlap       mapreduce: tokens a chunk repeats from the end of the one before it
  * @param onError            what a failed row becomes
+ * @param batchSql           SQL functions keep batchSize rows of a task in the engine at once (false: one row at a time)
  */
 public record GlmConf(String model, String backend, int threads, int maxContext, int maxNewTokens,
                       float temperature, float topP, int topK, long seed, int batchSize, int prefillChunk,
                       String kvCacheType, long kvCacheMemory, long stepTimeoutMillis,
-                      LongDocumentPolicy longDocumentPolicy, int chunkOverlap, OnError onError)
+                      LongDocumentPolicy longDocumentPolicy, int chunkOverlap, OnError onError, boolean batchSql)
         implements Serializable {
 
     public static final String PREFIX = "spark.glm.";
@@ -79,6 +80,7 @@ public record GlmConf(String model, String backend, int threads, int maxContext,
         d.put("longDocumentPolicy", "error");
         d.put("chunkOverlap", "0");
         d.put("onError", "null");
+        d.put("batchSql", "true");
         return java.util.Collections.unmodifiableMap(d);
     }
 
@@ -151,7 +153,8 @@ public record GlmConf(String model, String backend, int threads, int maxContext,
                 parseNonNegative(v, "stepTimeout", JavaUtils::timeStringAsMs, STEP_TIMEOUT_ALLOWED),
                 parseEnum(v, "longDocumentPolicy", LongDocumentPolicy.class, POLICIES),
                 parseNumber(v, "chunkOverlap", Integer::parseInt, CHUNK_OVERLAP_ALLOWED),
-                parseEnum(v, "onError", OnError.class, "null or fail"));
+                parseEnum(v, "onError", OnError.class, "null or fail"),
+                parseBoolean(v, "batchSql"));
     }
 
     /** The model, or a clear error when {@code spark.glm.model} is not set. */
@@ -191,6 +194,12 @@ public record GlmConf(String model, String backend, int threads, int maxContext,
         long value = parseNumber(v, name, parser, allowed);
         if (value < 0) throw bad(name, v.get(name), allowed);
         return value;
+    }
+
+    private static boolean parseBoolean(Map<String, String> v, String name) {
+        String value = v.get(name).toLowerCase(Locale.ROOT);
+        if (value.equals("true") || value.equals("false")) return Boolean.parseBoolean(value);
+        throw bad(name, v.get(name), "true or false");
     }
 
     private static <E extends Enum<E>> E parseEnum(Map<String, String> v, String name, Class<E> type, String allowed) {

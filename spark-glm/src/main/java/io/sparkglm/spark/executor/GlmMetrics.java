@@ -30,6 +30,8 @@ public final class GlmMetrics implements Serializable {
     public final LongAccumulator failedRows;
     public final LongAccumulator truncatedRows;
     public final LongAccumulator engineMillis;
+    /** The most rows a task held in the engine at once (batched SQL functions). */
+    public final MaxAccumulator maxInFlight;
 
     private GlmMetrics(SparkContext sc) {
         rows = sc.longAccumulator("glm rows");
@@ -38,6 +40,8 @@ public final class GlmMetrics implements Serializable {
         failedRows = sc.longAccumulator("glm failed rows");
         truncatedRows = sc.longAccumulator("glm truncated rows");
         engineMillis = sc.longAccumulator("glm engine ms");
+        maxInFlight = new MaxAccumulator();
+        sc.register(maxInFlight, "glm max rows in flight");
     }
 
     /** The metrics of this SparkContext (created on the driver at first use). */
@@ -67,7 +71,7 @@ public final class GlmMetrics implements Serializable {
         if (tc == null) return; // constant folding on the driver
         long[] c = TASKS.computeIfAbsent(tc.taskAttemptId(), id -> {
             tc.addTaskCompletionListener((TaskCompletionListener) GlmMetrics::logTask);
-            return new long[5];
+            return new long[6];
         });
         synchronized (c) {
             c[0]++;
@@ -78,12 +82,26 @@ public final class GlmMetrics implements Serializable {
         }
     }
 
+    /** Records the most rows a task held in flight (called on the executor when its input ends). */
+    void recordInFlight(int rows) {
+        maxInFlight.add((long) rows);
+        TaskContext tc = TaskContext.get();
+        if (tc == null) return;
+        long[] c = TASKS.computeIfAbsent(tc.taskAttemptId(), id -> {
+            tc.addTaskCompletionListener((TaskCompletionListener) GlmMetrics::logTask);
+            return new long[6];
+        });
+        synchronized (c) {
+            c[5] = Math.max(c[5], rows);
+        }
+    }
+
     private static void logTask(TaskContext tc) {
         long[] c = TASKS.remove(tc.taskAttemptId());
         if (c == null) return;
         synchronized (c) {
-            LOG.info("glm: stage {} partition {} (TID {}): rows={} promptTokens={} generatedTokens={} failed={} engineMs={}",
-                    tc.stageId(), tc.partitionId(), tc.taskAttemptId(), c[0], c[1], c[2], c[3], c[4] / 1_000_000);
+            LOG.info("glm: stage {} partition {} (TID {}): rows={} promptTokens={} generatedTokens={} failed={} engineMs={} maxInFlight={}",
+                    tc.stageId(), tc.partitionId(), tc.taskAttemptId(), c[0], c[1], c[2], c[3], c[4] / 1_000_000, c[5]);
         }
     }
 }

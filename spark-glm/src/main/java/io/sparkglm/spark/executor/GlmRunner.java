@@ -172,6 +172,11 @@ public final class GlmRunner implements Serializable {
         return ExecutorEngines.tokenizer(resolvedModel);
     }
 
+    /** Reports the most rows a task held in the engine at once (metrics and the task's log line). */
+    public void recordInFlight(int rows) {
+        metrics.recordInFlight(rows);
+    }
+
     /** Counts a finished row and applies spark.glm.onError (fail throws, failing the task). */
     public RowResult finish(RowResult result) {
         metrics.record(result);

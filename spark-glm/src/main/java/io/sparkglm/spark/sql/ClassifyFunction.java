@@ -37,11 +37,23 @@ final class ClassifyFunction extends GlmFunction<Object> {
     }
 
     @Override
+    boolean batched() {
+        return true;
+    }
+
+    @Override
     public Object produceResult(InternalRow input) {
-        if (input.isNullAt(0) || input.isNullAt(1)) return null;
-        String doc = input.getUTF8String(0).toString();
-        Classifier.Outcome outcome = GlmRunner.await(Classifier.classify(runner, doc, labels(input.getArray(1))));
-        runner.finish(outcome.counted());
-        return fullResult ? new GenericInternalRow(outcome.resultValues()) : outcome.label();
+        return start(input).finish();
+    }
+
+    @Override
+    Pending start(InternalRow input) {
+        if (input.isNullAt(0) || input.isNullAt(1)) return () -> null;
+        var scores = Classifier.classify(runner, input.getUTF8String(0).toString(), labels(input.getArray(1)));
+        return () -> {
+            Classifier.Outcome outcome = GlmRunner.await(scores);
+            runner.finish(outcome.counted());
+            return fullResult ? new GenericInternalRow(outcome.resultValues()) : outcome.label();
+        };
     }
 }

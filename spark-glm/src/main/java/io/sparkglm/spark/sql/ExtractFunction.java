@@ -28,12 +28,25 @@ final class ExtractFunction extends GlmFunction<InternalRow> {
     }
 
     @Override
+    boolean batched() {
+        return true;
+    }
+
+    @Override
     public InternalRow produceResult(InternalRow input) {
-        if (input.isNullAt(0)) return null;
+        return (InternalRow) start(input).finish();
+    }
+
+    @Override
+    Pending start(InternalRow input) {
+        if (input.isNullAt(0)) return () -> null;
         String doc = input.getUTF8String(0).toString();
-        if (doc.isBlank()) return extractor.empty();   // nothing to read: all NULL
-        Extractor.Extracted extracted = GlmRunner.await(extractor.submit(runner, doc));
-        runner.finish(extracted.result());
-        return extracted.row();
+        if (doc.isBlank()) return extractor::empty;   // nothing to read: all NULL
+        var extraction = extractor.submit(runner, doc);
+        return () -> {
+            Extractor.Extracted extracted = GlmRunner.await(extraction);
+            runner.finish(extracted.result());
+            return extracted.row();
+        };
     }
 }

@@ -46,23 +46,34 @@ final class GenerateFunction extends GlmFunction<Object> {
     }
 
     @Override
+    boolean batched() {
+        return true;
+    }
+
+    @Override
     public Object produceResult(InternalRow input) {
-        if (input.isNullAt(0)) return null;
+        return start(input).finish();
+    }
+
+    @Override
+    Pending start(InternalRow input) {
+        if (input.isNullAt(0)) return () -> null;
         String prompt = input.getUTF8String(0).toString();
         CallOptions options = fixedOptions;
-        RowResult result = null;
         if (options == null) {
             try {
                 options = input.numFields() > 1 && !input.isNullAt(1)
                         ? CallOptions.parse(toJava(input.getMap(1)), runner.conf())
                         : CallOptions.defaults(runner.conf());
             } catch (GlmConfException e) {
-                result = runner.finish(RowResult.failed(e.getMessage(), 0));
+                return () -> output(runner.finish(RowResult.failed(e.getMessage(), 0)));
             }
         }
-        if (result == null) {
-            result = runner.run(new Prompt(options.system(), null, prompt), options.maxTokens(), options.sampling(), options.stop());
-        }
+        var answer = runner.submit(new Prompt(options.system(), null, prompt), options.maxTokens(), options.sampling(), options.stop());
+        return () -> output(runner.finish(GlmRunner.await(answer)));
+    }
+
+    private Object output(RowResult result) {
         return fullResult ? ResultColumns.textRow(result) : ResultColumns.textOrNull(result);
     }
 }

@@ -3,6 +3,7 @@ package io.sparkglm.spark.sql;
 import io.sparkglm.spark.executor.GlmRunner;
 import java.util.Arrays;
 import java.util.Objects;
+import org.apache.spark.sql.catalyst.InternalRow;
 import org.apache.spark.sql.connector.catalog.functions.ScalarFunction;
 import org.apache.spark.sql.types.DataType;
 
@@ -22,6 +23,28 @@ abstract class GlmFunction<R> implements ScalarFunction<R> {
         this.name = name;
         this.runner = runner;
         this.inputTypes = inputTypes;
+    }
+
+    /** A row's result in the making. */
+    @FunctionalInterface
+    interface Pending {
+        /** Waits for the result and returns its value, metrics counted and the on-error policy applied (task thread). */
+        Object finish();
+    }
+
+    /**
+     * Starts one row's work and returns at once: the engine-backed functions queue the row into the engine, so that the
+     * batched SQL operator ({@link GlmBatchEval}) can keep many rows of a task in flight. The default computes at once.
+     * Only the arguments' values are read from {@code input}; they are not kept.
+     */
+    Pending start(InternalRow input) {
+        Object result = produceResult(input);
+        return () -> result;
+    }
+
+    /** Whether rows of this function run in the engine, so that batching them pays. */
+    boolean batched() {
+        return false;
     }
 
     @Override public String name() { return name; }

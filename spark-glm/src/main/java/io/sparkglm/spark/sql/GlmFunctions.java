@@ -95,12 +95,21 @@ public final class GlmFunctions {
 
     /** Registers the functions in one session (for code that cannot set spark.sql.extensions). */
     public static void register(SparkSession spark) {
-        var registry = ((org.apache.spark.sql.classic.SparkSession) spark).sessionState().functionRegistry();
+        var classic = (org.apache.spark.sql.classic.SparkSession) spark;
+        var registry = classic.sessionState().functionRegistry();
         for (Definition d : ALL) registry.createOrReplaceTempFunction(d.name(), d.scalaBuilder(), "java_udf");
+        var experimental = classic.experimental();
+        List<org.apache.spark.sql.catalyst.rules.Rule<org.apache.spark.sql.catalyst.plans.logical.LogicalPlan>> rules =
+                new java.util.ArrayList<>(CollectionConverters.asJava(experimental.extraOptimizations()));
+        if (rules.stream().noneMatch(r -> r instanceof BatchGlmCalls)) {
+            rules.add(new BatchGlmCalls());
+            experimental.extraOptimizations_$eq(CollectionConverters.asScala(rules).toList());
+        }
     }
 
     static void inject(SparkSessionExtensions extensions) {
         for (Definition d : ALL) extensions.injectFunction(new Tuple3<>(d.identifier(), d.info(), d.scalaBuilder()));
+        extensions.injectOptimizerRule(session -> new BatchGlmCalls());
     }
 
     // ---- builders (driver, analysis time) ----

@@ -30,23 +30,33 @@ public final class SummarizeFunction extends GlmFunction<Object> {
     }
 
     @Override
+    boolean batched() {
+        return true;
+    }
+
+    @Override
     public Object produceResult(InternalRow input) {
-        if (input.isNullAt(0)) return null;
+        return start(input).finish();
+    }
+
+    @Override
+    Pending start(InternalRow input) {
+        if (input.isNullAt(0)) return () -> null;
         String doc = input.getUTF8String(0).toString();
         int maxWords = Summarizer.DEFAULT_MAX_WORDS;
         if (input.numFields() > 1) {
-            if (input.isNullAt(1)) return null;
+            if (input.isNullAt(1)) return () -> null;
             maxWords = input.getInt(1);
         }
-        RowResult result;
         String bad = Summarizer.checkMaxWords(maxWords);
-        if (bad != null) {
-            result = runner.finish(RowResult.failed(bad, 0));
-        } else if (doc.isBlank()) {
-            result = RowResult.EMPTY; // nothing to summarize: an empty summary, without loading or running the model
-        } else {
-            result = runner.finish(GlmRunner.await(Summarizer.submit(runner, doc, maxWords)));
-        }
+        if (bad != null) return () -> output(runner.finish(RowResult.failed(bad, 0)));
+        // Nothing to summarize: an empty summary, without loading or running the model.
+        if (doc.isBlank()) return () -> output(RowResult.EMPTY);
+        var summary = Summarizer.submit(runner, doc, maxWords);
+        return () -> output(runner.finish(GlmRunner.await(summary)));
+    }
+
+    private Object output(RowResult result) {
         return fullResult ? ResultColumns.textRow(result) : ResultColumns.textOrNull(result);
     }
 }

@@ -34,9 +34,9 @@ class GlmConfTest {
                 Map.entry("spark.glm.kvCacheType", "f16"), Map.entry("spark.glm.longDocumentPolicy", "MapReduce"),
                 Map.entry("spark.glm.chunkOverlap", "64"),
                 Map.entry("spark.glm.kvCacheMemory", "6g"), Map.entry("spark.glm.stepTimeout", "90s"),
-                Map.entry("spark.glm.onError", "fail")));
+                Map.entry("spark.glm.onError", "fail"), Map.entry("spark.glm.batchSql", "FALSE")));
         assertEquals(new GlmConf("/models/x.gguf", "tornado", 3, 4096, 77, 0.7f, 0.9f, 40, -5, 8, 128, "f16",
-                6L << 30, 90_000, GlmConf.LongDocumentPolicy.MAPREDUCE, 64, GlmConf.OnError.FAIL), c);
+                6L << 30, 90_000, GlmConf.LongDocumentPolicy.MAPREDUCE, 64, GlmConf.OnError.FAIL, false), c);
         EngineOptions o = c.engineOptions(Path.of("/models/x.gguf"), 1);
         assertEquals(new EngineOptions(Path.of("/models/x.gguf"), "tornado", 3, 4096, "f16", 128, 8, 1, 6L << 30, 90_000), o);
         assertEquals(0.7f, c.sampling().temperature());
@@ -78,6 +78,7 @@ class GlmConfTest {
         assertBad("chunkOverlap", "100000", "0..65536");
         assertBad("chunkOverlap", "a little", "0..65536");
         assertBad("onError", "skip", "null or fail");
+        assertBad("batchSql", "yes", "true or false");
         assertBad("seed", "1.5", "integer");
         assertBad("kvCacheMemory", "lots", "8g");
         assertBad("kvCacheMemory", "-1g", "8g");

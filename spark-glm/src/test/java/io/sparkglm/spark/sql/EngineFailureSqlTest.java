@@ -93,7 +93,9 @@ class EngineFailureSqlTest {
         List<Row> rows = spark.sql("SELECT glm_summarize_result(doc, 5) AS r FROM fault_docs").collectAsList();
         assertEquals(8, rows.size());
         for (Row r : rows) assertNull(r.getStruct(0).getAs("error"), r.toString());
-        assertEquals(loads + 1, ExecutorEngines.loads(), "the failed engine was dropped and one fresh engine loaded");
+        // Every row answered: the failed engine is gone. The fresh one is loaded by this query, or already by a task of
+        // the failed query that asked for the engine after it failed (tasks run side by side), never more than one.
+        assertTrue(ExecutorEngines.loads() <= loads + 1, "at most one fresh engine: " + (ExecutorEngines.loads() - loads));
     }
 
     @Test

@@ -228,7 +228,9 @@ class ScriptedEngineSqlTest {
             assertEquals("answer[1 turns, user " + ("question " + id).length() + " chars, max 256, seed " + id + "]", byId.get(id));
         }
         assertEquals(1, ExecutorEngines.loads() - loadsBefore, "one engine shared by both task threads");
-        assertEquals(2, engine.get().maxInFlight.get(), "rows of the two concurrent tasks overlap in the engine");
+        // Each task holds its 15 rows in the engine at once (batched SQL); more than 15 means both tasks' rows overlap.
+        int held = engine.get().maxInFlight.get();
+        assertTrue(held > 15 && held <= 30, "rows of the two concurrent tasks overlap in the engine: " + held);
         assertEquals(60, m.rows.value() - rowsBefore);
         assertEquals(180, m.generatedTokens.value() - genBefore);
         assertTrue(m.promptTokens.value() - promptBefore >= 60 * 7);

@@ -1,0 +1,157 @@
+package io.sparkglm.spark.sql;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import org.apache.spark.sql.catalyst.InternalRow;
+import org.apache.spark.sql.catalyst.expressions.Attribute;
+import org.apache.spark.sql.catalyst.expressions.Expression;
+import org.apache.spark.sql.catalyst.expressions.GenericInternalRow;
+import org.apache.spark.sql.catalyst.expressions.Generator;
+import org.apache.spark.sql.catalyst.expressions.codegen.CodegenContext;
+import org.apache.spark.sql.catalyst.expressions.codegen.ExprCode;
+import org.apache.spark.sql.catalyst.trees.TreePattern$;
+import org.apache.spark.sql.types.ArrayType;
+import org.apache.spark.sql.types.DataType;
+import org.apache.spark.sql.types.StructType;
+import scala.Enumeration;
+import scala.collection.IterableOnce;
+import scala.collection.immutable.IndexedSeq;
+import scala.collection.immutable.Seq;
+import scala.jdk.javaapi.CollectionConverters;
+
+/**
+ * The batched evaluation of glm_* calls in a SQL query ({@link BatchGlmCalls} puts it under the Project that held
+ * them): a Spark generator that starts each row's calls in the engine at once and holds up to
+ * {@code spark.glm.batchSize} rows in flight, giving rows back in input order, each with the columns it carries
+ * through and the calls' results. Rows of one task thus share the engine's batch, as rows of the DataSource do.
+ *
+ * <p>Evaluated by GenerateExec without code generation, one instance per task (the plan is deserialized per task).
+ */
+final class GlmBatchEval extends Expression implements Generator, java.io.Serializable {
+
+    /** One input row on its way: the values it carries through and its calls in the making. */
+    private record InFlight(Object[] carried, GlmFunction.Pending[] results) {}
+
+    private final List<Expression> carried;
+    private final List<GlmFunctionExpression> calls;
+    private final int batchSize;
+    private transient ArrayDeque<InFlight> window;
+    private transient int mostInFlight;
+
+    GlmBatchEval(List<? extends Expression> carried, List<GlmFunctionExpression> calls, int batchSize) {
+        this.carried = List.copyOf(carried);
+        this.calls = List.copyOf(calls);
+        this.batchSize = batchSize;
+    }
+
+    @Override
+    public StructType elementSchema() {
+        StructType s = new StructType();
+        for (int i = 0; i < carried.size(); i++) {
+            Expression e = carried.get(i);
+            s = s.add(e instanceof Attribute a ? a.name() : "c" + i, e.dataType(), e.nullable());
+        }
+        for (int i = 0; i < calls.size(); i++) s = s.add(calls.get(i).prettyName() + "_" + i, calls.get(i).dataType(), true);
+        return s;
+    }
+
+    @Override
+    public IterableOnce<InternalRow> eval(InternalRow row) {
+        if (window == null) window = new ArrayDeque<>();
+        Object[] values = new Object[carried.size()];
+        for (int i = 0; i < values.length; i++) values[i] = InternalRow.copyValue(carried.get(i).eval(row));
+        GlmFunction.Pending[] results = new GlmFunction.Pending[calls.size()];
+        for (int c = 0; c < results.length; c++) {
+            GlmFunctionExpression call = calls.get(c);
+            List<Expression> args = CollectionConverters.asJava(call.children());
+            Object[] argValues = new Object[args.size()];
+            for (int a = 0; a < argValues.length; a++) argValues[a] = InternalRow.copyValue(args.get(a).eval(row));
+            results[c] = ((GlmFunction<?>) call.function()).start(new GenericInternalRow(argValues));
+        }
+        window.add(new InFlight(values, results));
+        mostInFlight = Math.max(mostInFlight, window.size());
+        if (window.size() < batchSize) return CollectionConverters.asScala(List.<InternalRow>of());
+        return CollectionConverters.asScala(List.of(finish(window.poll())));
+    }
+
+    /** The rows still in flight, in order, when the task's input ends; the most held at once is reported. */
+    @Override
+    public IterableOnce<InternalRow> terminate() {
+        List<InternalRow> rest = new ArrayList<>();
+        if (window != null) {
+            while (!window.isEmpty()) rest.add(finish(window.poll()));
+        }
+        if (mostInFlight > 0) ((GlmFunction<?>) calls.getFirst().function()).runner.recordInFlight(mostInFlight);
+        return CollectionConverters.asScala(rest);
+    }
+
+    private InternalRow finish(InFlight row) {
+        Object[] out = new Object[row.carried().length + row.results().length];
+        System.arraycopy(row.carried(), 0, out, 0, row.carried().length);
+        for (int c = 0; c < row.results().length; c++) out[row.carried().length + c] = row.results()[c].finish();
+        return new GenericInternalRow(out);
+    }
+
+    // ---- the Expression and Generator plumbing ----
+
+    @Override public DataType dataType() { return new ArrayType(elementSchema(), false); }
+    @Override public boolean nullable() { return false; }
+    @Override public boolean supportCodegen() { return false; }
+    @Override public String prettyName() { return "glm_batch"; }
+
+    @Override
+    public Seq<Enumeration.Value> nodePatterns() {
+        return CollectionConverters.asScala(List.of(TreePattern$.MODULE$.GENERATOR())).toList();
+    }
+
+    @Override
+    public void org$apache$spark$sql$catalyst$expressions$Generator$_setter_$nodePatterns_$eq(Seq<Enumeration.Value> patterns) {
+        // the trait's val is answered by nodePatterns() above
+    }
+
+    @Override
+    public ExprCode doGenCode(CodegenContext ctx, ExprCode ev) {
+        throw new UnsupportedOperationException("glm_batch is evaluated without code generation (supportCodegen is false)");
+    }
+
+    @Override
+    public Seq<Expression> children() {
+        List<Expression> all = new ArrayList<>(carried);
+        all.addAll(calls);
+        return CollectionConverters.asScala(all).toList();
+    }
+
+    @Override
+    public Expression withNewChildrenInternal(IndexedSeq<Expression> newChildren) {
+        List<Expression> all = CollectionConverters.asJava(newChildren);
+        List<GlmFunctionExpression> newCalls = new ArrayList<>();
+        for (Expression e : all.subList(carried.size(), all.size())) newCalls.add((GlmFunctionExpression) e);
+        return new GlmBatchEval(all.subList(0, carried.size()), newCalls, batchSize);
+    }
+
+    @Override public int productArity() { return 3; }
+
+    @Override
+    public Object productElement(int n) {
+        return switch (n) {
+            case 0 -> CollectionConverters.asScala(carried).toList();
+            case 1 -> CollectionConverters.asScala(calls).toList();
+            case 2 -> batchSize;
+            default -> throw new IndexOutOfBoundsException(n);
+        };
+    }
+
+    @Override public boolean canEqual(Object that) { return that instanceof GlmBatchEval; }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof GlmBatchEval g && g.carried.equals(carried) && g.calls.equals(calls) && g.batchSize == batchSize;
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(carried, calls, batchSize);
+    }
+}
