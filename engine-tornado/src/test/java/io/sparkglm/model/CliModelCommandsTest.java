@@ -54,7 +54,7 @@ class CliModelCommandsTest {
 
     @Test
     void infoForThe1MModelConfigGives80KiBPerToken(@TempDir Path dir) throws Exception {
-        Files.copy(SharedFiles.glm4().resolve("config.glm-4-9b-chat-1m.json"), dir.resolve("config.json"));
+        Files.copy(SharedFiles.config1M(), dir.resolve("config.json"));
         Run run = glm("info", "--model", dir.toString(), "--context", "1048576");
         assertEquals(0, run.exitCode(), run.err());
         String out = run.out();
@@ -67,14 +67,14 @@ class CliModelCommandsTest {
         // torch_dtype bfloat16: 2 bytes per parameter (the published 18.97 GB)
         assertTrue(out.contains("weights:      17.7 GiB (18,967,715,840 bytes), estimated: bf16"), out);
         assertTrue(out.contains("KV cache       160.0 GiB"), out);   // f32, the engine's default
-        ModelConfig chat = HfConfig.read(SharedFiles.glm4().resolve("config.glm-4-9b-chat.json"));
+        ModelConfig chat = HfConfig.read(SharedFiles.configChat());
         assertEquals(40 * 1024, KvCacheType.F16.bytesPerToken(chat));
     }
 
     /** Q8_0 weights (9.4 GiB) and a 1M-token f16 cache (80 GiB): by hand, not in 64 GiB; in 141 GiB with room. */
     @Test
     void infoSaysWhereAMillionTokensFit(@TempDir Path dir) throws Exception {
-        Files.copy(SharedFiles.glm4().resolve("config.glm-4-9b-chat-1m.json"), dir.resolve("config.json"));
+        Files.copy(SharedFiles.config1M(), dir.resolve("config.json"));
         Run run = glm("info", "--model", dir.toString(), "--context", "1048576", "--kv-cache", "f16",
                 "--weights-type", "q8_0", "--memory", "64g", "--threads", "4");
         assertEquals(0, run.exitCode(), run.err());
@@ -105,7 +105,7 @@ class CliModelCommandsTest {
 
     @Test
     void infoPlansThisJvmByDefaultAndRefusesNonsense(@TempDir Path dir) throws Exception {
-        Files.copy(SharedFiles.glm4().resolve("config.glm-4-9b-chat.json"), dir.resolve("config.json"));
+        Files.copy(SharedFiles.configChat(), dir.resolve("config.json"));
         Run run = glm("info", "--model", dir.toString(), "--context", "4096", "--memory", "512m");
         assertTrue(run.out().contains("fits:         no: needs"), run.out());
         Run jvm = glm("info", "--model", dir.toString(), "--context", "4096");
