@@ -119,8 +119,16 @@ public final class TinyModels {
 
     // ---- GGUF ----
 
-    /** A random model as GGUF; the vocabulary is copied from {@code vocabFrom} when given, else generated. */
+    /**
+     * A random model as GGUF; the vocabulary is copied from {@code vocabFrom} when given (its token list kept as it is,
+     * possibly shorter than the embedding, as the real model's tokenizer.model is), else generated.
+     */
     public static void writeGguf(Spec spec, Path out, Path vocabFrom) throws IOException {
+        writeGguf(spec, out, vocabFrom, false);
+    }
+
+    /** As {@link #writeGguf(Spec, Path, Path)}; {@code padVocabulary} pads a copied token list to the embedding's rows. */
+    public static void writeGguf(Spec spec, Path out, Path vocabFrom, boolean padVocabulary) throws IOException {
         ModelConfig c = spec.config();
         GgufWriter w = new GgufWriter();
         w.putString("general.architecture", "chatglm").putString("general.name", "tiny-glm4-random-seed" + spec.seed());
@@ -136,6 +144,7 @@ public final class TinyModels {
                 for (String key : source.metadata().keySet()) {
                     if (key.startsWith("tokenizer.")) w.copy(source, key);
                 }
+                if (padVocabulary) padVocabulary(w, source, c.vocabSize());
             }
         } else {
             putByteVocabulary(w, c.vocabSize());
@@ -147,6 +156,31 @@ public final class TinyModels {
             w.addTensor(t.name(), type, t.shape(), weights.bytes(i, type));
         }
         w.write(out);
+    }
+
+    /**
+     * Pads a copied vocabulary with {@code [PADn]} tokens of type UNUSED up to the embedding's rows, as llama.cpp's
+     * converter pads GLM-4's 151,343 tokens to 151,552: llama.cpp takes its vocabulary size from the token list and
+     * refuses a token_embd with more rows ("wrong shape").
+     */
+    private static void padVocabulary(GgufWriter w, GgufFile source, int rows) {
+        List<String> tokens = new ArrayList<>(source.getStringList("tokenizer.ggml.tokens"));
+        if (tokens.size() == rows) return;
+        int[] sourceTypes = source.get("tokenizer.ggml.token_type").isPresent() ? source.getIntArray("tokenizer.ggml.token_type") : null;
+        List<Integer> types = new ArrayList<>(rows);
+        for (int i = 0; i < tokens.size(); i++) types.add(sourceTypes != null && i < sourceTypes.length ? sourceTypes[i] : TOKEN_NORMAL);
+        while (tokens.size() < rows) {
+            tokens.add("[PAD" + tokens.size() + "]");
+            types.add(TOKEN_UNUSED);
+        }
+        w.putArray("tokenizer.ggml.tokens", GgufValueType.STRING, tokens);
+        w.putArray("tokenizer.ggml.token_type", GgufValueType.INT32, types);
+        if (source.get("tokenizer.ggml.scores").isPresent()) {
+            float[] sourceScores = source.getFloatArray("tokenizer.ggml.scores");
+            List<Float> scores = new ArrayList<>(rows);
+            for (int i = 0; i < rows; i++) scores.add(i < sourceScores.length ? sourceScores[i] : 0f);
+            w.putArray("tokenizer.ggml.scores", GgufValueType.FLOAT32, scores);
+        }
     }
 
     static void putConfig(GgufWriter w, ModelConfig c) {

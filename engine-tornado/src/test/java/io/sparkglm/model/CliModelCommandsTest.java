@@ -150,6 +150,26 @@ class CliModelCommandsTest {
             assertArrayEquals(Quantization.dequantize(GgmlType.Q8_0, q.data(), 0, n), f.data().toArray(ModelLoaderTest.F32), 0f);
         }
 
+        // more rows than the copied tokens: padded as llama.cpp's converter pads, unless asked not to
+        Path padded = dir.resolve("padded.gguf"), unpadded = dir.resolve("unpadded.gguf");
+        for (Path p : List.of(padded, unpadded)) {
+            Run r = glm("make-tiny", "--out", p.toString(), "--hidden", "64", "--layers", "1", "--ffn", "96", "--vocab", "512",
+                    "--vocab-from", SharedFiles.tinyF32().toString(), p == padded ? "--pad-vocab" : "--no-pad-vocab");
+            assertEquals(0, r.exitCode(), r.err());
+        }
+        try (GgufFile p = GgufFile.open(padded); GgufFile u = GgufFile.open(unpadded); GgufFile o = GgufFile.open(SharedFiles.tinyF32())) {
+            List<String> tokens = p.getStringList("tokenizer.ggml.tokens");
+            int[] types = p.getIntArray("tokenizer.ggml.token_type");
+            assertEquals(512, tokens.size());
+            assertEquals(512, types.length);
+            assertEquals(o.getStringList("tokenizer.ggml.tokens"), tokens.subList(0, 384));
+            assertArrayEquals(o.getIntArray("tokenizer.ggml.token_type"), java.util.Arrays.copyOf(types, 384));
+            assertEquals("[PAD384]", tokens.get(384));
+            assertEquals(5, types[511], "padding is UNUSED");
+            assertEquals(384, u.getStringList("tokenizer.ggml.tokens").size());
+        }
+        assertTrue(glm("info", "--model", padded.toString()).out().contains("vocab 512"));
+
         Run bad = glm("make-tiny", "--out", dir.resolve("x.gguf").toString(), "--hidden", "48", "--type", "q8_0");
         assertEquals(2, bad.exitCode());
         assertTrue(bad.err().contains("multiples of 32"), bad.err());
