@@ -44,6 +44,11 @@ final class MakeTinyCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "1") long seed;
     @Option(names = "--shards", defaultValue = "1", description = "Safetensors shards for --format hf.") int shards;
     @Option(names = "--vocab-from", description = "Copy tokenizer.ggml.* from this GGUF (e.g. the oracle's tiny model).") Path vocabFrom;
+    @Option(names = "--pad-vocab", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "With --vocab-from and more --vocab rows than tokens: pad the token list with [PADn] (UNUSED) "
+                    + "to the rows, as llama.cpp's converter does (llama.cpp refuses other files). --no-pad-vocab keeps "
+                    + "it short, like the real model's tokenizer.model (151,343 tokens, 151,552 rows).")
+    boolean padVocab;
     @Option(names = "--tokenizer", description = "A tokenizer.model to copy into a Hugging Face output folder.") Path tokenizer;
 
     @Override
@@ -72,7 +77,7 @@ final class MakeTinyCommand implements Callable<Integer> {
         }
         if (fmt.equals("gguf")) {
             if (tokenizer != null) throw new ParameterException(spec.commandLine(), "--tokenizer is for --format hf; use --vocab-from for GGUF");
-            TinyModels.writeGguf(tiny, out, vocabFrom);
+            TinyModels.writeGguf(tiny, out, vocabFrom, padVocab);
         } else {
             TinyModels.writeHf(tiny, out, shards, tokenizer);
         }

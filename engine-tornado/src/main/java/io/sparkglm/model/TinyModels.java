@@ -51,42 +51,84 @@ public final class TinyModels {
 
     // ---- random weights ----
 
-    /** One generated tensor, as float32 values. */
-    private record Weights(String name, long[] shape, float[] values, boolean matrix) {}
+    /** One tensor to generate: N(mean, sigma) values, drawn from the model's one Random when the tensor is written. */
+    private record Weights(String name, long[] shape, double sigma, double mean, boolean matrix) {
 
-    private static List<Weights> randomWeights(Spec spec) {
-        ModelConfig c = spec.config();
-        Random random = new Random(spec.seed());
-        List<Weights> out = new ArrayList<>();
-        int h = c.hidden();
-        out.add(gaussian(random, "token_embd.weight", 0.5, 0, c.vocabSize(), h));
-        for (int l = 0; l < c.layers(); l++) {
-            String b = "blk." + l + ".";
-            out.add(gaussian(random, b + "attn_norm.weight", 0.05, 1, h));
-            out.add(gaussian(random, b + "attn_qkv.weight", 0.08, 0, c.qkvDim(), h));
-            out.add(gaussian(random, b + "attn_qkv.bias", 0.1, 0, c.qkvDim()));
-            out.add(gaussian(random, b + "attn_output.weight", 0.05, 0, h, c.qDim()));
-            out.add(gaussian(random, b + "ffn_norm.weight", 0.05, 1, h));
-            out.add(gaussian(random, b + "ffn_up.weight", 0.08, 0, 2 * c.ffnHidden(), h));
-            out.add(gaussian(random, b + "ffn_down.weight", 0.08, 0, h, c.ffnHidden()));
+        long elements() {
+            long n = 1;
+            for (long d : shape) n *= d;
+            return n;
         }
-        out.add(gaussian(random, "output_norm.weight", 0.05, 1, h));
-        out.add(gaussian(random, "output.weight", 0.08, 0, c.vocabSize(), h));
-        return out;
     }
 
-    private static Weights gaussian(Random random, String name, double sigma, double mean, long... shape) {
-        long n = 1;
-        for (long d : shape) n *= d;
-        float[] values = new float[Math.toIntExact(n)];
-        for (int i = 0; i < values.length; i++) values[i] = (float) (mean + sigma * random.nextGaussian());
-        return new Weights(name, shape, values, shape.length == 2);
+    /**
+     * The tensors of a random model, generated while they are written, row by row: a GLM-4-9B-shaped slice holds
+     * two 151,552 x 4096 matrices, more floats than a default heap holds at once. All values come from one Random
+     * in tensor order (the order writers write them), so a seed gives the same model as when they were drawn up front.
+     */
+    private static final class RandomWeights {
+        final List<Weights> tensors = new ArrayList<>();
+        private final Random random;
+        private int next;
+
+        RandomWeights(Spec spec) {
+            ModelConfig c = spec.config();
+            random = new Random(spec.seed());
+            int h = c.hidden();
+            add("token_embd.weight", 0.5, 0, c.vocabSize(), h);
+            for (int l = 0; l < c.layers(); l++) {
+                String b = "blk." + l + ".";
+                add(b + "attn_norm.weight", 0.05, 1, h);
+                add(b + "attn_qkv.weight", 0.08, 0, c.qkvDim(), h);
+                add(b + "attn_qkv.bias", 0.1, 0, c.qkvDim());
+                add(b + "attn_output.weight", 0.05, 0, h, c.qDim());
+                add(b + "ffn_norm.weight", 0.05, 1, h);
+                add(b + "ffn_up.weight", 0.08, 0, 2 * c.ffnHidden(), h);
+                add(b + "ffn_down.weight", 0.08, 0, h, c.ffnHidden());
+            }
+            add("output_norm.weight", 0.05, 1, h);
+            add("output.weight", 0.08, 0, c.vocabSize(), h);
+        }
+
+        private void add(String name, double sigma, double mean, long... shape) {
+            tensors.add(new Weights(name, shape, sigma, mean, shape.length == 2));
+        }
+
+        /** Tensor {@code index}'s bytes in {@code type}; rows are whole blocks (Spec.config checks the widths). */
+        TensorBytes bytes(int index, GgmlType type) {
+            Weights t = tensors.get(index);
+            return new TensorBytes() {
+                @Override
+                public long byteSize() { return type.byteSize(t.elements()); }
+
+                @Override
+                public void writeTo(WritableByteChannel out) throws IOException {
+                    // another order would draw other values for the same seed
+                    if (index != next) throw new IllegalStateException("random tensor " + t.name() + " written out of order");
+                    next++;
+                    int cols = Math.toIntExact(t.shape()[t.shape().length - 1]);
+                    float[] row = new float[cols];
+                    for (long r = 0, rows = t.elements() / cols; r < rows; r++) {
+                        for (int i = 0; i < cols; i++) row[i] = (float) (t.mean() + t.sigma() * random.nextGaussian());
+                        TensorBytes.writeFully(out, ByteBuffer.wrap(Quantization.encode(type, row)));
+                    }
+                }
+            };
+        }
     }
 
     // ---- GGUF ----
 
-    /** A random model as GGUF; the vocabulary is copied from {@code vocabFrom} when given, else generated. */
+    /**
+     * A random model as GGUF; the vocabulary is copied from {@code vocabFrom} when given (its token list kept as it is,
+     * possibly shorter than the embedding, as the real model's tokenizer.model is), else generated.
+     */
     public static void writeGguf(Spec spec, Path out, Path vocabFrom) throws IOException {
+        writeGguf(spec, out, vocabFrom, false);
+    }
+
+    /** As {@link #writeGguf(Spec, Path, Path)}; {@code padVocabulary} pads a copied token list to the embedding's rows. */
+    public static void writeGguf(Spec spec, Path out, Path vocabFrom, boolean padVocabulary) throws IOException {
         ModelConfig c = spec.config();
         GgufWriter w = new GgufWriter();
         w.putString("general.architecture", "chatglm").putString("general.name", "tiny-glm4-random-seed" + spec.seed());
@@ -102,15 +144,43 @@ public final class TinyModels {
                 for (String key : source.metadata().keySet()) {
                     if (key.startsWith("tokenizer.")) w.copy(source, key);
                 }
+                if (padVocabulary) padVocabulary(w, source, c.vocabSize());
             }
         } else {
             putByteVocabulary(w, c.vocabSize());
         }
-        for (Weights t : randomWeights(spec)) {
+        RandomWeights weights = new RandomWeights(spec);
+        for (int i = 0; i < weights.tensors.size(); i++) {
+            Weights t = weights.tensors.get(i);
             GgmlType type = t.matrix() ? spec.type() : GgmlType.F32;
-            w.addTensor(t.name(), type, t.shape(), TensorBytes.of(Quantization.encode(type, t.values())));
+            w.addTensor(t.name(), type, t.shape(), weights.bytes(i, type));
         }
         w.write(out);
+    }
+
+    /**
+     * Pads a copied vocabulary with {@code [PADn]} tokens of type UNUSED up to the embedding's rows, as llama.cpp's
+     * converter pads GLM-4's 151,343 tokens to 151,552: llama.cpp takes its vocabulary size from the token list and
+     * refuses a token_embd with more rows ("wrong shape").
+     */
+    private static void padVocabulary(GgufWriter w, GgufFile source, int rows) {
+        List<String> tokens = new ArrayList<>(source.getStringList("tokenizer.ggml.tokens"));
+        if (tokens.size() == rows) return;
+        int[] sourceTypes = source.get("tokenizer.ggml.token_type").isPresent() ? source.getIntArray("tokenizer.ggml.token_type") : null;
+        List<Integer> types = new ArrayList<>(rows);
+        for (int i = 0; i < tokens.size(); i++) types.add(sourceTypes != null && i < sourceTypes.length ? sourceTypes[i] : TOKEN_NORMAL);
+        while (tokens.size() < rows) {
+            tokens.add("[PAD" + tokens.size() + "]");
+            types.add(TOKEN_UNUSED);
+        }
+        w.putArray("tokenizer.ggml.tokens", GgufValueType.STRING, tokens);
+        w.putArray("tokenizer.ggml.token_type", GgufValueType.INT32, types);
+        if (source.get("tokenizer.ggml.scores").isPresent()) {
+            float[] sourceScores = source.getFloatArray("tokenizer.ggml.scores");
+            List<Float> scores = new ArrayList<>(rows);
+            for (int i = 0; i < rows; i++) scores.add(i < sourceScores.length ? sourceScores[i] : 0f);
+            w.putArray("tokenizer.ggml.scores", GgufValueType.FLOAT32, scores);
+        }
     }
 
     static void putConfig(GgufWriter w, ModelConfig c) {
@@ -192,9 +262,11 @@ public final class TinyModels {
             throw new IllegalArgumentException("a Hugging Face folder holds F32, F16 or BF16, not " + spec.type());
         }
         List<SafetensorsWriter.Tensor> tensors = new ArrayList<>();
-        for (Weights t : randomWeights(spec)) {
+        RandomWeights weights = new RandomWeights(spec);
+        for (int i = 0; i < weights.tensors.size(); i++) {
+            Weights t = weights.tensors.get(i);
             GgmlType type = t.matrix() ? spec.type() : GgmlType.F32;
-            tensors.add(new SafetensorsWriter.Tensor(thudmName(t.name()), type, t.shape(), TensorBytes.of(Quantization.encode(type, t.values()))));
+            tensors.add(new SafetensorsWriter.Tensor(thudmName(t.name()), type, t.shape(), weights.bytes(i, type)));
         }
         finishHf(folder, c, tensors, shards, tokenizer, spec.type());
     }

@@ -10,12 +10,13 @@ import java.util.Random;
  * random walks through an extraction schema with noise logits, timing mask() (key, cache lookup or trie
  * walk, budget tiers, writing -inf into the logits). Compare with a 9B Q8_0 decode step (35-50 ms here).
  *
- * <p>Run: {@code java -cp <test classpath> io.sparkglm.constrain.MaskBench [/path/to/tokenizer.model]}.
+ * <p>Run: {@code java -cp <test classpath> io.sparkglm.constrain.MaskBench [/path/to/tokenizer.model]} (default: the
+ * tests' real tokenizer, {@code -Dglm.shared.dir}).
  */
 public final class MaskBench {
 
     public static void main(String[] args) {
-        Path vocab = Path.of(args.length > 0 ? args[0] : "../shared/glm4/tokenizer.model");
+        Path vocab = args.length > 0 ? Path.of(args[0]) : io.sparkglm.testing.SharedFiles.realTokenizer();
         GlmTokenizer tok = GlmTokenizer.load(vocab);
         long t0 = System.nanoTime();
         TokenTrie trie = TokenTrie.of(tok);

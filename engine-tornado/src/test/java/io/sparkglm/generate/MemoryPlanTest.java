@@ -18,7 +18,7 @@ class MemoryPlanTest {
     static final int MILLION = 1 << 20;
 
     static ModelConfig oneMillion() {
-        return HfConfig.read(SharedFiles.glm4().resolve("config.glm-4-9b-chat-1m.json"));
+        return HfConfig.read(SharedFiles.config1M());
     }
 
     @Test

@@ -54,7 +54,7 @@ class CliModelCommandsTest {
 
     @Test
     void infoForThe1MModelConfigGives80KiBPerToken(@TempDir Path dir) throws Exception {
-        Files.copy(SharedFiles.glm4().resolve("config.glm-4-9b-chat-1m.json"), dir.resolve("config.json"));
+        Files.copy(SharedFiles.config1M(), dir.resolve("config.json"));
         Run run = glm("info", "--model", dir.toString(), "--context", "1048576");
         assertEquals(0, run.exitCode(), run.err());
         String out = run.out();
@@ -67,14 +67,14 @@ class CliModelCommandsTest {
         // torch_dtype bfloat16: 2 bytes per parameter (the published 18.97 GB)
         assertTrue(out.contains("weights:      17.7 GiB (18,967,715,840 bytes), estimated: bf16"), out);
         assertTrue(out.contains("KV cache       160.0 GiB"), out);   // f32, the engine's default
-        ModelConfig chat = HfConfig.read(SharedFiles.glm4().resolve("config.glm-4-9b-chat.json"));
+        ModelConfig chat = HfConfig.read(SharedFiles.configChat());
         assertEquals(40 * 1024, KvCacheType.F16.bytesPerToken(chat));
     }
 
     /** Q8_0 weights (9.4 GiB) and a 1M-token f16 cache (80 GiB): by hand, not in 64 GiB; in 141 GiB with room. */
     @Test
     void infoSaysWhereAMillionTokensFit(@TempDir Path dir) throws Exception {
-        Files.copy(SharedFiles.glm4().resolve("config.glm-4-9b-chat-1m.json"), dir.resolve("config.json"));
+        Files.copy(SharedFiles.config1M(), dir.resolve("config.json"));
         Run run = glm("info", "--model", dir.toString(), "--context", "1048576", "--kv-cache", "f16",
                 "--weights-type", "q8_0", "--memory", "64g", "--threads", "4");
         assertEquals(0, run.exitCode(), run.err());
@@ -105,7 +105,7 @@ class CliModelCommandsTest {
 
     @Test
     void infoPlansThisJvmByDefaultAndRefusesNonsense(@TempDir Path dir) throws Exception {
-        Files.copy(SharedFiles.glm4().resolve("config.glm-4-9b-chat.json"), dir.resolve("config.json"));
+        Files.copy(SharedFiles.configChat(), dir.resolve("config.json"));
         Run run = glm("info", "--model", dir.toString(), "--context", "4096", "--memory", "512m");
         assertTrue(run.out().contains("fits:         no: needs"), run.out());
         Run jvm = glm("info", "--model", dir.toString(), "--context", "4096");
@@ -149,6 +149,26 @@ class CliModelCommandsTest {
             int n = Math.toIntExact(q.elementCount());
             assertArrayEquals(Quantization.dequantize(GgmlType.Q8_0, q.data(), 0, n), f.data().toArray(ModelLoaderTest.F32), 0f);
         }
+
+        // more rows than the copied tokens: padded as llama.cpp's converter pads, unless asked not to
+        Path padded = dir.resolve("padded.gguf"), unpadded = dir.resolve("unpadded.gguf");
+        for (Path p : List.of(padded, unpadded)) {
+            Run r = glm("make-tiny", "--out", p.toString(), "--hidden", "64", "--layers", "1", "--ffn", "96", "--vocab", "512",
+                    "--vocab-from", SharedFiles.tinyF32().toString(), p == padded ? "--pad-vocab" : "--no-pad-vocab");
+            assertEquals(0, r.exitCode(), r.err());
+        }
+        try (GgufFile p = GgufFile.open(padded); GgufFile u = GgufFile.open(unpadded); GgufFile o = GgufFile.open(SharedFiles.tinyF32())) {
+            List<String> tokens = p.getStringList("tokenizer.ggml.tokens");
+            int[] types = p.getIntArray("tokenizer.ggml.token_type");
+            assertEquals(512, tokens.size());
+            assertEquals(512, types.length);
+            assertEquals(o.getStringList("tokenizer.ggml.tokens"), tokens.subList(0, 384));
+            assertArrayEquals(o.getIntArray("tokenizer.ggml.token_type"), java.util.Arrays.copyOf(types, 384));
+            assertEquals("[PAD384]", tokens.get(384));
+            assertEquals(5, types[511], "padding is UNUSED");
+            assertEquals(384, u.getStringList("tokenizer.ggml.tokens").size());
+        }
+        assertTrue(glm("info", "--model", padded.toString()).out().contains("vocab 512"));
 
         Run bad = glm("make-tiny", "--out", dir.resolve("x.gguf").toString(), "--hidden", "48", "--type", "q8_0");
         assertEquals(2, bad.exitCode());

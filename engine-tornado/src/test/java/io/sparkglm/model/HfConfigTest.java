@@ -9,7 +9,7 @@ class HfConfigTest {
 
     @Test
     void the1MModelHasFourKvGroupsAndBase1e8() {
-        ModelConfig c = HfConfig.read(SharedFiles.glm4().resolve("config.glm-4-9b-chat-1m.json"));
+        ModelConfig c = HfConfig.read(SharedFiles.config1M());
         assertEquals(40, c.layers());
         assertEquals(4096, c.hidden());
         assertEquals(13696, c.ffnHidden());
@@ -27,7 +27,7 @@ class HfConfigTest {
 
     @Test
     void glm4ChatHasTwoKvGroupsAndBase5e6() {
-        ModelConfig c = HfConfig.read(SharedFiles.glm4().resolve("config.glm-4-9b-chat.json"));
+        ModelConfig c = HfConfig.read(SharedFiles.configChat());
         assertEquals(2, c.kvHeads());
         assertEquals(5e6, c.ropeBase());
         assertEquals(131_072, c.contextLength());
@@ -40,7 +40,7 @@ class HfConfigTest {
                  "num_attention_heads": 32, "num_key_value_heads": 4, "head_dim": 128, "partial_rotary_factor": 0.5,
                  "rope_theta": 100000000.0, "max_position_embeddings": 1048576, "vocab_size": 151552,
                  "rms_norm_eps": 1.5625e-07, "attention_bias": true}""";
-        ModelConfig expected = HfConfig.read(SharedFiles.glm4().resolve("config.glm-4-9b-chat-1m.json"));
+        ModelConfig expected = HfConfig.read(SharedFiles.config1M());
         assertEquals(expected, HfConfig.parse(json, "native"));
     }
 

@@ -7,7 +7,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 
-/** Reads llama.cpp's golden outputs for the tiny models ({@code ../shared/oracle/golden}). */
+/** Reads llama.cpp's golden outputs for the tiny models ({@code testdata/oracle/golden}). */
 public final class Oracle {
 
     private Oracle() {}

@@ -5,7 +5,7 @@ import io.sparkglm.tokenizer.GlmTokenizer;
 
 /**
  * The two tokenizers tests use, loaded once per test JVM (GlmTokenizer is immutable and thread-safe):
- * the real GLM-4 vocabulary from ../shared/glm4/tokenizer.model and the oracle GGUF's tiny vocabulary.
+ * the real GLM-4 vocabulary (SharedFiles.realTokenizer(), outside the project) and the oracle GGUF's tiny vocabulary.
  */
 public final class TestTokenizers {
 

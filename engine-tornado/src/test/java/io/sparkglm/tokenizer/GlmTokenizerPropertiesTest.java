@@ -20,13 +20,16 @@ import org.junit.jupiter.api.Test;
 /** Round trips, parallel == sequential, the two BPE loops against a naive one, streaming, odd input. */
 class GlmTokenizerPropertiesTest {
 
-    static GlmTokenizer real;
     static GlmTokenizer tiny;
 
     @BeforeAll
     static void load() {
-        real = TestTokenizers.real();
         tiny = TestTokenizers.tiny();
+    }
+
+    /** The real vocabulary, asked for per test: without it only the tests that need it are skipped. */
+    static GlmTokenizer real() {
+        return TestTokenizers.real();
     }
 
     @Test
@@ -34,7 +37,7 @@ class GlmTokenizerPropertiesTest {
         SplittableRandom random = new SplittableRandom(42);
         for (int n = 0; n < 3_000; n++) {
             String text = RandomText.of(random, random.nextInt(0, 120));
-            assertEquals(text, real.decode(real.encode(text)), () -> PreTokenizerTest.escape(text));
+            assertEquals(text, real().decode(real().encode(text)), () -> PreTokenizerTest.escape(text));
             assertEquals(text, tiny.decode(tiny.encode(text)), () -> PreTokenizerTest.escape(text));
         }
     }
@@ -47,14 +50,14 @@ class GlmTokenizerPropertiesTest {
             for (int n = 0; n < 4; n++) {
                 String text = n % 2 == 0 ? RandomText.document(random, 400_000)
                         : RandomText.of(random, 200_000).replace('\u2028', '\n');
-                int[] sequential = real.encode(text);
-                int[] parallel = real.encodeParallel(text, pool);
+                int[] sequential = real().encode(text);
+                int[] parallel = real().encodeParallel(text, pool);
                 assertArrayEquals(sequential, parallel, "document " + n);
                 assertTrue(GlmTokenizer.chunkBounds(text.toCharArray(), GlmTokenizer.PARALLEL_MIN_CHARS / 4).length > 4,
                         "the document must really be split");
                 assertArrayEquals(tiny.encode(text), tiny.encodeParallel(text, pool));
             }
-            assertArrayEquals(real.encode("short"), real.encode("short", true));
+            assertArrayEquals(real().encode("short"), real().encode("short", true));
         } finally {
             pool.shutdown();
         }
@@ -65,7 +68,7 @@ class GlmTokenizerPropertiesTest {
     void bpeLoopsMatchNaiveMergeOnLongPieces() throws Exception {
         var ranksField = GlmTokenizer.class.getDeclaredField("ranks");
         ranksField.setAccessible(true);
-        RankTable ranks = (RankTable) ranksField.get(real);
+        RankTable ranks = (RankTable) ranksField.get(real());
         int[] identity = new int[ranks.size()];
         Arrays.setAll(identity, i -> i);
         BytePairEncoder linear = new BytePairEncoder(ranks, identity, Integer.MAX_VALUE);
@@ -143,56 +146,56 @@ class GlmTokenizerPropertiesTest {
         cases.put("spaces", " ".repeat(512));
         cases.put("contractions", "I'M DON'T YOU'RE WE'VE SHE'LL HE'D IT'S");
         for (var e : cases.entrySet()) {
-            int[] ids = real.encode(e.getValue());
-            assertEquals(e.getValue(), real.decode(ids), e.getKey());
+            int[] ids = real().encode(e.getValue());
+            assertEquals(e.getValue(), real().decode(ids), e.getKey());
         }
         // digits split in groups of 1-3 from the left; upper-case contractions split like lower-case ones
         List<Integer> cuts = new ArrayList<>();
         int at = 0;
-        for (int id : real.encode("1234567")) cuts.add(at += real.tokenBytes(id).length);
+        for (int id : real().encode("1234567")) cuts.add(at += real().tokenBytes(id).length);
         assertTrue(cuts.contains(3) && cuts.contains(6) && cuts.contains(7), "pieces 123|456|7, got token ends " + cuts);
-        int[] upper = real.encode("DON'T");
-        assertEquals("'T", real.decode(new int[] {upper[upper.length - 1]}));
+        int[] upper = real().encode("DON'T");
+        assertEquals("'T", real().decode(new int[] {upper[upper.length - 1]}));
         // 512 spaces at the end of the text: one piece; BPE gives few tokens, all spaces
-        int[] spaces = real.encode(" ".repeat(512));
+        int[] spaces = real().encode(" ".repeat(512));
         assertTrue(spaces.length < 64, "512 spaces took " + spaces.length + " tokens");
     }
 
     @Test
     void unpairedSurrogatesEncodeAsReplacementCharacter() {
         String lone = "ok\uD83D then \uDE00";
-        assertArrayEquals(real.encode("ok\uFFFD then \uFFFD"), real.encode(lone));
-        assertEquals("ok\uFFFD then \uFFFD", real.decode(real.encode(lone)));
+        assertArrayEquals(real().encode("ok\uFFFD then \uFFFD"), real().encode(lone));
+        assertEquals("ok\uFFFD then \uFFFD", real().decode(real().encode(lone)));
     }
 
     @Test
     void nullAndEmptyInput() {
-        assertEquals(0, real.encode("").length);
-        assertEquals(0, real.encode("", true).length);
-        assertEquals("", real.decode(new int[0]));
-        NullPointerException e = assertThrows(NullPointerException.class, () -> real.encode(null));
+        assertEquals(0, real().encode("").length);
+        assertEquals(0, real().encode("", true).length);
+        assertEquals("", real().decode(new int[0]));
+        NullPointerException e = assertThrows(NullPointerException.class, () -> real().encode(null));
         assertTrue(e.getMessage().contains("null"));
-        assertThrows(NullPointerException.class, () -> real.decode(null));
-        assertThrows(NullPointerException.class, () -> real.encodeChat(null, true));
-        assertThrows(IllegalArgumentException.class, () -> real.decode(new int[] {1, 999_999}));
+        assertThrows(NullPointerException.class, () -> real().decode(null));
+        assertThrows(NullPointerException.class, () -> real().encodeChat(null, true));
+        assertThrows(IllegalArgumentException.class, () -> real().decode(new int[] {1, 999_999}));
     }
 
     @Test
     void chatFormatMultiTurnAndRoles() {
         var messages = List.of(ChatMessage.system("S"), ChatMessage.user("U1"), ChatMessage.assistant("A1"),
                 new ChatMessage(ChatMessage.Role.OBSERVATION, "O"), ChatMessage.user("U2"));
-        int[] ids = real.encodeChat(messages, true);
+        int[] ids = real().encodeChat(messages, true);
         String expected = "[gMASK]<sop><|system|>\nS<|user|>\nU1<|assistant|>\nA1<|observation|>\nO<|user|>\nU2<|assistant|>";
-        assertEquals(expected, real.decode(ids));
-        assertArrayEquals(real.encodeAllowingSpecials(expected), ids);
+        assertEquals(expected, real().decode(ids));
+        assertArrayEquals(real().encodeAllowingSpecials(expected), ids);
         // no generation prompt: ends with the last message's content
-        int[] noPrompt = real.encodeChat(messages, false);
+        int[] noPrompt = real().encodeChat(messages, false);
         assertArrayEquals(Arrays.copyOf(ids, ids.length - 1), noPrompt);
         // "\n" is encoded apart from content: content starting with newlines differs from a joint encode
-        int[] apart = real.encodeChat(List.of(ChatMessage.user("\n\nx")), false);
+        int[] apart = real().encodeChat(List.of(ChatMessage.user("\n\nx")), false);
         int[] tail = Arrays.copyOfRange(apart, 3, apart.length);
-        int[] joint = real.encode("\n\n\nx");
+        int[] joint = real().encode("\n\n\nx");
         assertTrue(!Arrays.equals(tail, joint), "newline must be encoded apart from the content");
-        assertArrayEquals(real.encode("\n"), Arrays.copyOfRange(apart, 3, 4));
+        assertArrayEquals(real().encode("\n"), Arrays.copyOfRange(apart, 3, 4));
     }
 }

@@ -67,7 +67,7 @@ class CpuStepMemoryTest {
      */
     @Test
     void attentionScratchIsItsTilesWhateverTheContext() throws Exception {
-        ModelConfig c = HfConfig.read(SharedFiles.glm4().resolve("config.glm-4-9b-chat-1m.json"));
+        ModelConfig c = HfConfig.read(SharedFiles.config1M());
         Attention attention = new Attention(c);
         var threads = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
         java.util.Random random = new java.util.Random(4);

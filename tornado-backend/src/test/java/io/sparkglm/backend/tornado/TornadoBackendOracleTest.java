@@ -25,7 +25,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  * position of the three oracle sequences, then incremental decode along the greedy path with the 20 greedy
  * ids exactly. Q8_0 reaches llama.cpp's numbers because activations are quantized to Q8_0 as ggml does.
  *
- * <p>Q8_0 rounding ties: ../shared/oracle/README.md documents two rows (a seq1 decode row, a seq2 prefill row)
+ * <p>Q8_0 rounding ties: testdata/oracle/README.md documents two rows (a seq1 decode row, a seq2 prefill row)
  * where {@code x * 127 / amax} lands on a tie like -53.49999, so a last-bit difference in {@code x} flips one
  * int8 activation and moves the logits by 1.6e-2 / 2.6e-2 even for an exact float64 reference. Such rows are
  * allowed (at most two, each within 3e-2) and reported; every other row must be within the tolerance.
