@@ -22,7 +22,7 @@ import org.apache.spark.sql.types.StructType;
  * The same summaries through the three ways into the engine: SQL ({@code glm_summarize_result}, batched within the
  * task and row by row with {@code spark.glm.batchSql=false}), {@code format("glm")} and {@code GlmDatasets}. A workload
  * where batching pays: short documents, up to 128 generated tokens each (max_words 56). Runs interleaved over rounds and
- * prints generated tokens per second and each path's ratio to the best.
+ * prints generated tokens per second and each path's ratio to the best; each round starts with the next path.
  *
  * <pre>
  * bin/spark-submit --master 'local[1]' --conf spark.glm.model=MODEL.gguf \
@@ -66,8 +66,10 @@ public final class CompareEntryPoints {
         sql(spark, true).write().format("noop").mode(SaveMode.Overwrite).save(); // loads the engine, warms the JIT
         Map<String, List<Double>> seconds = new LinkedHashMap<>();
         long generated = 0;
+        List<Map.Entry<String, Supplier<Dataset<Row>>>> order = new ArrayList<>(paths.entrySet());
         for (int round = 0; round < rounds; round++) {
-            for (var p : paths.entrySet()) {
+            java.util.Collections.rotate(order, round == 0 ? 0 : -1); // each path takes every place in the order in turn
+            for (var p : order) {
                 Dataset<Row> result = p.getValue().get();
                 long start = System.nanoTime();
                 long tokens = result.agg(org.apache.spark.sql.functions.sum("completion_tokens")).first().getLong(0);

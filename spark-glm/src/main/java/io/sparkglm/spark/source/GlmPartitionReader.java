@@ -5,8 +5,8 @@ import io.sparkglm.spark.executor.RowResult;
 import io.sparkglm.spark.task.Classifier;
 import io.sparkglm.spark.task.Extractor;
 import io.sparkglm.spark.task.ResultColumns;
+import io.sparkglm.spark.task.RowWindow;
 import io.sparkglm.spark.task.Summarizer;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -50,7 +50,7 @@ final class GlmPartitionReader implements PartitionReader<InternalRow> {
     private final MessageType requested;
     private final RowFilter filter;
     private final Set<Object> doneIds;
-    private final ArrayDeque<Pending> window = new ArrayDeque<>();
+    private final RowWindow<Pending> window;
     private final GlmSourceMetrics.Counts counts = new GlmSourceMetrics.Counts();
     private ParquetRows rows;
     private int group;   // next row group of the partition to open
@@ -65,6 +65,7 @@ final class GlmPartitionReader implements PartitionReader<InternalRow> {
         this.requested = MessageTypeParser.parseMessageType(plan.parquetSchema());
         this.filter = compile(plan);
         this.doneIds = plan.doneIds() == null ? null : plan.doneIds().value();
+        this.window = new RowWindow<>(plan.runner().conf().batchSize());
     }
 
     private static RowFilter compile(ReadPlan plan) {
@@ -86,7 +87,7 @@ final class GlmPartitionReader implements PartitionReader<InternalRow> {
     @Override
     public boolean next() {
         fill();
-        Pending p = window.poll();
+        Pending p = window.next();
         if (p == null) return false;
         current = toRow(p);
         return true;
@@ -99,8 +100,7 @@ final class GlmPartitionReader implements PartitionReader<InternalRow> {
 
     /** Tops the window up to batchSize admitted rows, starting each one's inference at once. */
     private void fill() {
-        int batch = plan.runner().conf().batchSize();
-        while (window.size() < batch && (plan.limit() < 0 || taken < plan.limit())) {
+        while (window.hasRoom() && (plan.limit() < 0 || taken < plan.limit())) {
             Object[] values = nextInputRow();
             if (values == null) return;
             if (!Boolean.TRUE.equals(filter.test(values))) continue;
@@ -190,5 +190,6 @@ final class GlmPartitionReader implements PartitionReader<InternalRow> {
         // Rows still in the window (a failure or a LIMIT above us stopped reading): let them finish in the engine
         // unobserved; cancelling a CompletableFuture would not stop the engine's work anyway.
         window.clear();
+        if (window.mostHeld() > 0 && plan.options().task() != GlmTask.COUNT_TOKENS) plan.runner().recordInFlight(window.mostHeld());
     }
 }

@@ -1,9 +1,9 @@
 package io.sparkglm.spark.sql;
 
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import io.sparkglm.spark.task.RowWindow;
 import org.apache.spark.sql.catalyst.InternalRow;
 import org.apache.spark.sql.catalyst.expressions.Attribute;
 import org.apache.spark.sql.catalyst.expressions.Expression;
@@ -37,8 +37,7 @@ final class GlmBatchEval extends Expression implements Generator, java.io.Serial
     private final List<Expression> carried;
     private final List<GlmFunctionExpression> calls;
     private final int batchSize;
-    private transient ArrayDeque<InFlight> window;
-    private transient int mostInFlight;
+    private transient RowWindow<InFlight> window;
 
     GlmBatchEval(List<? extends Expression> carried, List<GlmFunctionExpression> calls, int batchSize) {
         this.carried = List.copyOf(carried);
@@ -59,7 +58,7 @@ final class GlmBatchEval extends Expression implements Generator, java.io.Serial
 
     @Override
     public IterableOnce<InternalRow> eval(InternalRow row) {
-        if (window == null) window = new ArrayDeque<>();
+        if (window == null) window = new RowWindow<>(batchSize);
         Object[] values = new Object[carried.size()];
         for (int i = 0; i < values.length; i++) values[i] = InternalRow.copyValue(carried.get(i).eval(row));
         GlmFunction.Pending[] results = new GlmFunction.Pending[calls.size()];
@@ -71,19 +70,17 @@ final class GlmBatchEval extends Expression implements Generator, java.io.Serial
             results[c] = ((GlmFunction<?>) call.function()).start(new GenericInternalRow(argValues));
         }
         window.add(new InFlight(values, results));
-        mostInFlight = Math.max(mostInFlight, window.size());
-        if (window.size() < batchSize) return CollectionConverters.asScala(List.<InternalRow>of());
-        return CollectionConverters.asScala(List.of(finish(window.poll())));
+        if (window.hasRoom()) return CollectionConverters.asScala(List.<InternalRow>of());
+        return CollectionConverters.asScala(List.of(finish(window.next())));
     }
 
     /** The rows still in flight, in order, when the task's input ends; the most held at once is reported. */
     @Override
     public IterableOnce<InternalRow> terminate() {
         List<InternalRow> rest = new ArrayList<>();
-        if (window != null) {
-            while (!window.isEmpty()) rest.add(finish(window.poll()));
-        }
-        if (mostInFlight > 0) ((GlmFunction<?>) calls.getFirst().function()).runner.recordInFlight(mostInFlight);
+        if (window == null) return CollectionConverters.asScala(rest);
+        while (!window.isEmpty()) rest.add(finish(window.next()));
+        ((GlmFunction<?>) calls.getFirst().function()).runner.recordInFlight(window.mostHeld());
         return CollectionConverters.asScala(rest);
     }
 

@@ -5,8 +5,8 @@ import io.sparkglm.spark.executor.GlmMetrics;
 import io.sparkglm.spark.executor.GlmRunner;
 import io.sparkglm.spark.executor.RowResult;
 import io.sparkglm.spark.task.ResultColumns;
+import io.sparkglm.spark.task.RowWindow;
 import io.sparkglm.spark.task.Summarizer;
-import java.util.ArrayDeque;
 import java.util.Iterator;
 import java.util.List;
 import java.util.NoSuchElementException;
@@ -64,7 +64,8 @@ public final class GlmDatasets {
         private final int textIndex;
         private final int width;
         private final int maxWords;
-        private final ArrayDeque<Pending> window = new ArrayDeque<>();
+        private final RowWindow<Pending> window;
+        private boolean reported;
 
         Pipeline(Iterator<Row> input, GlmRunner runner, int textIndex, int width, int maxWords) {
             this.input = input;
@@ -72,10 +73,11 @@ public final class GlmDatasets {
             this.textIndex = textIndex;
             this.width = width;
             this.maxWords = maxWords;
+            this.window = new RowWindow<>(runner.conf().batchSize());
         }
 
         private void fill() {
-            while (window.size() < runner.conf().batchSize() && input.hasNext()) {
+            while (window.hasRoom() && input.hasNext()) {
                 Row row = input.next();
                 String doc = row.isNullAt(textIndex) ? null : row.getString(textIndex);
                 window.add(new Pending(row, doc, doc == null || doc.isBlank() ? null : Summarizer.submit(runner, doc, maxWords)));
@@ -85,13 +87,17 @@ public final class GlmDatasets {
         @Override
         public boolean hasNext() {
             fill();
+            if (window.isEmpty() && !reported && window.mostHeld() > 0) {
+                reported = true;
+                runner.recordInFlight(window.mostHeld());
+            }
             return !window.isEmpty();
         }
 
         @Override
         public Row next() {
             if (!hasNext()) throw new NoSuchElementException();
-            Pending p = window.poll();
+            Pending p = window.next();
             Object[] values = new Object[width + ResultColumns.RESULT.size()];
             for (int i = 0; i < width; i++) values[i] = p.row.get(i);
             if (p.doc != null) {
