@@ -16,7 +16,7 @@ import org.apache.spark.sql.types.DataTypes;
  * labels. Nothing is free-generated, so the answer is always one of the labels. The scoring is
  * {@link Classifier}'s, shared with format("glm") task classify.
  */
-final class ClassifyFunction extends GlmFunction<Object> {
+final class ClassifyFunction extends EngineFunction<Object> {
 
     private final boolean fullResult;
 
@@ -34,16 +34,6 @@ final class ClassifyFunction extends GlmFunction<Object> {
         List<String> labels = new ArrayList<>(array.numElements());
         for (int i = 0; i < array.numElements(); i++) labels.add(array.isNullAt(i) ? null : array.getUTF8String(i).toString());
         return labels;
-    }
-
-    @Override
-    boolean batched() {
-        return true;
-    }
-
-    @Override
-    public Object produceResult(InternalRow input) {
-        return start(input).finish();
     }
 
     @Override

@@ -13,7 +13,7 @@ import org.apache.spark.sql.types.DataTypes;
  * schema's shortest JSON when that is longer. NULL doc or a failed row: NULL (onError policy). The prompt,
  * grammar and parsing are {@link Extractor}'s, shared with format("glm") task extract.
  */
-final class ExtractFunction extends GlmFunction<InternalRow> {
+final class ExtractFunction extends EngineFunction<InternalRow> {
 
     private final Extractor extractor;
 
@@ -25,16 +25,6 @@ final class ExtractFunction extends GlmFunction<InternalRow> {
     @Override
     public DataType resultType() {
         return extractor.schema();
-    }
-
-    @Override
-    boolean batched() {
-        return true;
-    }
-
-    @Override
-    public InternalRow produceResult(InternalRow input) {
-        return (InternalRow) start(input).finish();
     }
 
     @Override

@@ -18,7 +18,7 @@ import org.apache.spark.sql.types.DataTypes;
  * whole result struct): one user turn in GLM-4's chat format. A literal options map was parsed while the query
  * was analyzed ({@code fixedOptions}); a map computed per row is parsed per row, and a bad one fails that row.
  */
-final class GenerateFunction extends GlmFunction<Object> {
+final class GenerateFunction extends EngineFunction<Object> {
 
     private final boolean fullResult;
     private final CallOptions fixedOptions;
@@ -43,16 +43,6 @@ final class GenerateFunction extends GlmFunction<Object> {
             m.put(key, map.valueArray().isNullAt(i) ? null : map.valueArray().getUTF8String(i).toString());
         }
         return m;
-    }
-
-    @Override
-    boolean batched() {
-        return true;
-    }
-
-    @Override
-    public Object produceResult(InternalRow input) {
-        return start(input).finish();
     }
 
     @Override

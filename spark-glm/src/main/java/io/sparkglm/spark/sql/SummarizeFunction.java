@@ -13,7 +13,7 @@ import org.apache.spark.sql.types.DataTypes;
  * most max_words words (default 100), greedy unless the session sets sampling; a document longer than the context
  * as spark.glm.longDocumentPolicy says ({@link Summarizer}).
  */
-public final class SummarizeFunction extends GlmFunction<Object> {
+public final class SummarizeFunction extends EngineFunction<Object> {
 
     private final boolean fullResult;
 
@@ -27,16 +27,6 @@ public final class SummarizeFunction extends GlmFunction<Object> {
     @Override
     public DataType resultType() {
         return fullResult ? ResultColumns.RESULT : DataTypes.StringType;
-    }
-
-    @Override
-    boolean batched() {
-        return true;
-    }
-
-    @Override
-    public Object produceResult(InternalRow input) {
-        return start(input).finish();
     }
 
     @Override
