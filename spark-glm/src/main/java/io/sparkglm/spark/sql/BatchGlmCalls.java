@@ -18,6 +18,7 @@ import org.apache.spark.sql.catalyst.expressions.NamedExpression;
 import org.apache.spark.sql.catalyst.expressions.NamedExpression$;
 import org.apache.spark.sql.catalyst.expressions.Or;
 import org.apache.spark.sql.catalyst.plans.logical.Generate;
+import org.apache.spark.sql.catalyst.plans.logical.LocalLimit;
 import org.apache.spark.sql.catalyst.plans.logical.LogicalPlan;
 import org.apache.spark.sql.catalyst.plans.logical.Project;
 import org.apache.spark.sql.catalyst.rules.Rule;
@@ -42,17 +43,23 @@ final class BatchGlmCalls extends Rule<LogicalPlan> {
 
     @Override
     public LogicalPlan apply(LogicalPlan plan) {
-        return plan.transformUp(new AbstractPartialFunction<LogicalPlan, LogicalPlan>() {
+        // Top down, so that a LIMIT is seen before the Project under it: the batch then never starts rows past the limit.
+        return plan.transformDown(new AbstractPartialFunction<LogicalPlan, LogicalPlan>() {
             @Override
             public boolean isDefinedAt(LogicalPlan p) {
-                return p instanceof Project project && !batchable(project).isEmpty();
+                if (p instanceof Project project) return !batchable(project).isEmpty();
+                return p instanceof LocalLimit limit && limit.limitExpr().foldable() && limit.child() instanceof Project under
+                        && !batchable(under).isEmpty();
             }
 
             @Override
             public <A1 extends LogicalPlan, B1> B1 applyOrElse(A1 p, Function1<A1, B1> otherwise) {
                 if (!isDefinedAt(p)) return otherwise.apply(p);
-                @SuppressWarnings("unchecked") B1 rewritten = (B1) rewrite((Project) p);
-                return rewritten;
+                LogicalPlan rewritten = p instanceof LocalLimit limit
+                        ? limit.withNewChildInternal(rewrite((Project) limit.child(), ((Number) limit.limitExpr().eval(null)).longValue()))
+                        : rewrite((Project) p, Long.MAX_VALUE);
+                @SuppressWarnings("unchecked") B1 out = (B1) rewritten;
+                return out;
             }
         });
     }
@@ -84,8 +91,11 @@ final class BatchGlmCalls extends Rule<LogicalPlan> {
         return isEngineCall(e) || CollectionConverters.asJava(e.children()).stream().anyMatch(BatchGlmCalls::containsEngineCall);
     }
 
-    /** Project(list, child) into Project(list', Generate(GlmBatchEval(carried, calls), child)). */
-    private static LogicalPlan rewrite(Project project) {
+    /**
+     * Project(list, child) into Project(list', Generate(GlmBatchEval(carried, calls), child)); under a LIMIT of
+     * {@code limit} rows per partition the generator starts no more than that many.
+     */
+    private static LogicalPlan rewrite(Project project, long limit) {
         List<GlmFunctionExpression> calls = batchable(project);
         LogicalPlan child = project.child();
         List<Attribute> childOutput = CollectionConverters.asJava(child.output());
@@ -109,7 +119,7 @@ final class BatchGlmCalls extends Rule<LogicalPlan> {
             generatorOutput.add(result);
         }
         int batchSize = ((GlmFunction<?>) calls.getFirst().function()).runner.conf().batchSize();
-        Generate generate = new Generate(new GlmBatchEval(carried, calls, batchSize),
+        Generate generate = new Generate(new GlmBatchEval(carried, calls, batchSize, limit),
                 CollectionConverters.asScala(IntStream.range(0, childOutput.size()).boxed().map(i -> (Object) i).toList()).toList(),
                 false, Option.empty(), CollectionConverters.asScala(generatorOutput).toList(), child);
 

@@ -37,12 +37,16 @@ final class GlmBatchEval extends Expression implements Generator, java.io.Serial
     private final List<Expression> carried;
     private final List<GlmFunctionExpression> calls;
     private final int batchSize;
+    /** Rows a task may start (a LIMIT above: Spark reads no more); Long.MAX_VALUE without one. */
+    private final long limit;
     private transient RowWindow<InFlight> window;
+    private transient long started;
 
-    GlmBatchEval(List<? extends Expression> carried, List<GlmFunctionExpression> calls, int batchSize) {
+    GlmBatchEval(List<? extends Expression> carried, List<GlmFunctionExpression> calls, int batchSize, long limit) {
         this.carried = List.copyOf(carried);
         this.calls = List.copyOf(calls);
         this.batchSize = batchSize;
+        this.limit = limit;
     }
 
     @Override
@@ -59,6 +63,10 @@ final class GlmBatchEval extends Expression implements Generator, java.io.Serial
     @Override
     public IterableOnce<InternalRow> eval(InternalRow row) {
         if (window == null) window = new RowWindow<>(batchSize);
+        if (started >= limit) {  // past the LIMIT: Spark stops reading before it needs this row; give back what is held
+            return CollectionConverters.asScala(window.isEmpty() ? List.<InternalRow>of() : List.of(finish(window.next())));
+        }
+        started++;
         Object[] values = new Object[carried.size()];
         for (int i = 0; i < values.length; i++) values[i] = InternalRow.copyValue(carried.get(i).eval(row));
         GlmFunction.Pending[] results = new GlmFunction.Pending[calls.size()];
@@ -70,7 +78,7 @@ final class GlmBatchEval extends Expression implements Generator, java.io.Serial
             results[c] = ((GlmFunction<?>) call.function()).start(new GenericInternalRow(argValues));
         }
         window.add(new InFlight(values, results));
-        if (window.hasRoom()) return CollectionConverters.asScala(List.<InternalRow>of());
+        if (window.hasRoom() && started < limit) return CollectionConverters.asScala(List.<InternalRow>of());
         return CollectionConverters.asScala(List.of(finish(window.next())));
     }
 
@@ -125,10 +133,10 @@ final class GlmBatchEval extends Expression implements Generator, java.io.Serial
         List<Expression> all = CollectionConverters.asJava(newChildren);
         List<GlmFunctionExpression> newCalls = new ArrayList<>();
         for (Expression e : all.subList(carried.size(), all.size())) newCalls.add((GlmFunctionExpression) e);
-        return new GlmBatchEval(all.subList(0, carried.size()), newCalls, batchSize);
+        return new GlmBatchEval(all.subList(0, carried.size()), newCalls, batchSize, limit);
     }
 
-    @Override public int productArity() { return 3; }
+    @Override public int productArity() { return 4; }
 
     @Override
     public Object productElement(int n) {
@@ -136,6 +144,7 @@ final class GlmBatchEval extends Expression implements Generator, java.io.Serial
             case 0 -> CollectionConverters.asScala(carried).toList();
             case 1 -> CollectionConverters.asScala(calls).toList();
             case 2 -> batchSize;
+            case 3 -> limit;
             default -> throw new IndexOutOfBoundsException(n);
         };
     }
@@ -144,11 +153,12 @@ final class GlmBatchEval extends Expression implements Generator, java.io.Serial
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof GlmBatchEval g && g.carried.equals(carried) && g.calls.equals(calls) && g.batchSize == batchSize;
+        return o instanceof GlmBatchEval g && g.carried.equals(carried) && g.calls.equals(calls) && g.batchSize == batchSize
+                && g.limit == limit;
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(carried, calls, batchSize);
+        return Objects.hash(carried, calls, batchSize, limit);
     }
 }

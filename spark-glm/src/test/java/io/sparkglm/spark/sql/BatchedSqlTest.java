@@ -68,6 +68,15 @@ class BatchedSqlTest {
     }
 
     @Test
+    void underALimitNoMoreRowsStartThanTheLimit() {
+        ScriptedEngine.install(spark, 4096, engine);
+        List<Row> rows = run("SELECT id, glm_summarize(doc) AS s FROM batch_docs WHERE doc IS NOT NULL LIMIT 5", true);
+        assertEquals(5, rows.size());
+        assertEquals(5, engine.get().requests.size(), "only the rows the limit lets through reach the engine");
+        assertEquals(5, engine.get().maxInFlight.get(), "all five at once");
+    }
+
+    @Test
     void callsUnderAConditionRunOnlyWhereTheConditionHolds() {
         ScriptedEngine.install(spark, 4096, engine);
         List<Row> rows = run("SELECT id, CASE WHEN id >= 30 THEN glm_summarize(doc) END AS s FROM batch_docs", true);
