@@ -97,6 +97,38 @@ class SummarizeAggTest {
     }
 
     @Test
+    void sortBasedAggregationWithSpilledStatesGivesEveryGroupItsRows() {
+        // More groups per task than the hash map keeps: Spark falls back to sorting and serializes states mid-task.
+        spark.conf().set("spark.sql.objectHashAggregate.sortBased.fallbackThreshold", "2");
+        try {
+            texts().repartition(2, col("p")).createOrReplaceTempView("agg_texts");
+            Dataset<Row> query = spark.sql("SELECT g, glm_summarize_agg_result(text, 20) AS s FROM agg_texts GROUP BY g");
+            Map<Integer, Row> spilled = new TreeMap<>();
+            for (Row row : query.collectAsList()) spilled.put(row.getInt(0), row.getStruct(1));
+            var plan = ((org.apache.spark.sql.execution.adaptive.AdaptiveSparkPlanExec) query.queryExecution().executedPlan()).executedPlan();
+            long fellBack = fallbacks(plan);
+            assertTrue(fellBack > 0, "the aggregation fell back to sorting in some task: " + plan);
+            assertEquals(6, spilled.size());
+            for (var e : spilled.entrySet()) {
+                Row s = e.getValue();
+                assertNull(s.getString(5), "group " + e.getKey() + ": " + s);
+                int rows = e.getKey() == 0 ? 5 : 10 + 10 * e.getKey() - (e.getKey() == 1 ? 2 : 0);
+                assertEquals(rows, s.getInt(6), "group " + e.getKey());
+            }
+        } finally {
+            spark.conf().unset("spark.sql.objectHashAggregate.sortBased.fallbackThreshold");
+        }
+    }
+
+    /** Tasks of the plan's object hash aggregates that fell back to sorting (query stages included). */
+    private static long fallbacks(org.apache.spark.sql.execution.SparkPlan node) {
+        if (node instanceof org.apache.spark.sql.execution.adaptive.QueryStageExec stage) return fallbacks(stage.plan());
+        long n = node.metrics().contains("numTasksFallBacked") ? node.metrics().apply("numTasksFallBacked").value() : 0;
+        for (var child : scala.jdk.javaapi.CollectionConverters.asJava(node.children())) n += fallbacks(child);
+        return n;
+    }
+
+    @Test
     void aWholeTableIsOneGroupAcrossPartitions() {
         Row all = spark.sql("SELECT glm_summarize_agg_result(text, 20) FROM (SELECT /*+ REPARTITION(4) */ * FROM agg_src)")
                 .first().getStruct(0);
