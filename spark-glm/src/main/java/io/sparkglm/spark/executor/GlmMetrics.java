@@ -67,12 +67,8 @@ public final class GlmMetrics implements Serializable {
     }
 
     private static void countForTask(RowResult r, long engineNanos) {
-        TaskContext tc = TaskContext.get();
-        if (tc == null) return; // constant folding on the driver
-        long[] c = TASKS.computeIfAbsent(tc.taskAttemptId(), id -> {
-            tc.addTaskCompletionListener((TaskCompletionListener) GlmMetrics::logTask);
-            return new long[6];
-        });
+        long[] c = taskCounts();
+        if (c == null) return; // constant folding on the driver
         synchronized (c) {
             c[0]++;
             c[1] += r.promptTokens();
@@ -85,15 +81,24 @@ public final class GlmMetrics implements Serializable {
     /** Records the most rows a task held in flight (called on the executor when its input ends). */
     void recordInFlight(int rows) {
         maxInFlight.add((long) rows);
-        TaskContext tc = TaskContext.get();
-        if (tc == null) return;
-        long[] c = TASKS.computeIfAbsent(tc.taskAttemptId(), id -> {
-            tc.addTaskCompletionListener((TaskCompletionListener) GlmMetrics::logTask);
-            return new long[6];
-        });
+        long[] c = taskCounts();
+        if (c == null) return;
         synchronized (c) {
             c[5] = Math.max(c[5], rows);
         }
+    }
+
+    /**
+     * This task's counts (rows, prompt tokens, generated tokens, failed, engine nanos, most rows in flight), logged when
+     * it completes; null outside a task.
+     */
+    private static long[] taskCounts() {
+        TaskContext tc = TaskContext.get();
+        if (tc == null) return null;
+        return TASKS.computeIfAbsent(tc.taskAttemptId(), id -> {
+            tc.addTaskCompletionListener((TaskCompletionListener) GlmMetrics::logTask);
+            return new long[6];
+        });
     }
 
     private static void logTask(TaskContext tc) {

@@ -17,6 +17,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.function.Supplier;
 import org.apache.spark.TaskContext;
 import org.apache.spark.resource.ResourceInformation;
 
@@ -103,12 +104,11 @@ public final class GlmRunner implements Serializable {
                                                TokenConstraint constraint) {
         return switch (fit) {
             case Fit.Refused r -> CompletableFuture.completedFuture(RowResult.failed(r.error(), r.tokens()));
-            case Fit.TooLong t -> CompletableFuture.completedFuture(RowResult.failed("the text has " + t.tokens()
-                    + " tokens but only " + t.budget() + " fit, and longDocumentPolicy=mapreduce applies to summaries and "
-                    + "extraction only (glm_summarize, glm_extract, glm_summarize_agg; format(\"glm\") tasks summarize and extract); "
-                    + "use longDocumentPolicy=truncate or raise spark.glm.maxContext", t.tokens()));
+            case Fit.TooLong t -> CompletableFuture.completedFuture(RowResult.failed(t.notSplit("applies to summaries and "
+                    + "extraction only (glm_summarize, glm_extract, glm_summarize_agg; format(\"glm\") tasks summarize and extract)"),
+                    t.tokens()));
             case Fit.Fits f -> submitFitting(prompt.withText(f.text()), maxTokens, sampling, stop, constraint)
-                    .thenApply(r -> f.truncated() ? withTruncated(r) : r);
+                    .thenApply(r -> f.truncated() ? r.asTruncated() : r);
         };
     }
 
@@ -129,6 +129,42 @@ public final class GlmRunner implements Serializable {
     }
 
     /**
+     * One request per text, each {@code prompt} about it and known to fit (chunks, packed combinations), all queued at
+     * once so that they share the engine's batch; call i is seeded by {@link #callSampling}(key, level, i). The results
+     * come in the texts' order; like {@link #submitFitting}, only an engine failure fails the future.
+     *
+     * @param constraint makes each call's own constraint (they hold state), or gives null
+     */
+    public CompletableFuture<List<RowResult>> submitEach(Prompt prompt, List<String> texts, int maxTokens, long key, int level,
+                                                         Supplier<TokenConstraint> constraint) {
+        List<CompletableFuture<RowResult>> calls = new ArrayList<>(texts.size());
+        for (int i = 0; i < texts.size(); i++) {
+            calls.add(submitFitting(prompt.withText(texts.get(i)), maxTokens, callSampling(key, level, i), List.of(), constraint.get()));
+        }
+        return allOf(calls);
+    }
+
+    /**
+     * The sampling of one call of a row that makes several (chunks, combining rounds): the session's, with a seed of its
+     * own derived from the session seed, a key of the row's content (0 for a document) and the call's place, so that
+     * the same inputs make the same calls alone, in a batch or on a retry. Only sampled calls use the seed.
+     */
+    public SamplingParams callSampling(long key, int level, int index) {
+        SamplingParams sampling = conf.sampling();
+        long seed = sampling.seed();
+        seed = seed * 0x9E3779B97F4A7C15L + key;
+        seed = seed * 0x9E3779B97F4A7C15L + level;
+        seed = seed * 0x9E3779B97F4A7C15L + index;
+        return sampling.withSeed(seed ^ (seed >>> 31));
+    }
+
+    /** All futures' results in order, once every one is done; fails as the first failed one does. */
+    public static <T> CompletableFuture<List<T>> allOf(List<CompletableFuture<T>> futures) {
+        return CompletableFuture.allOf(futures.toArray(CompletableFuture[]::new))
+                .thenApply(v -> futures.stream().map(CompletableFuture::join).toList());
+    }
+
+    /**
      * The log-likelihood of each continuation as the assistant's reply to the prompt (glm_classify): the document
      * is fitted into the context like a generation with {@code longest continuation} new tokens. A failure is an
      * exceptional future.
@@ -141,9 +177,8 @@ public final class GlmRunner implements Serializable {
             int longest = conts.stream().mapToInt(c -> c.length).max().orElse(1);
             return switch (fit(prompt, longest)) {
                 case Fit.Refused r -> CompletableFuture.failedFuture(new IllegalArgumentException(r.error()));
-                case Fit.TooLong t -> CompletableFuture.failedFuture(new IllegalArgumentException("the text has " + t.tokens()
-                        + " tokens but only " + t.budget() + " fit, and longDocumentPolicy=mapreduce does not apply to "
-                        + "classification; use longDocumentPolicy=truncate or raise spark.glm.maxContext"));
+                case Fit.TooLong t -> CompletableFuture.failedFuture(new IllegalArgumentException(
+                        t.notSplit("does not apply to classification")));
                 case Fit.Fits f -> engine.score(tokenizer.encodeChat(prompt.messages(f.text()), true), conts);
             };
         } catch (RuntimeException e) {
@@ -224,7 +259,13 @@ public final class GlmRunner implements Serializable {
         /** The row fails: the text cannot fit (longDocumentPolicy=error) or nothing can. */
         record Refused(String error, int tokens) implements Fit {}
         /** Longer than the {@code budget} and longDocumentPolicy=mapreduce: split it ({@link #chunks}). */
-        record TooLong(int tokens, int budget) implements Fit {}
+        record TooLong(int tokens, int budget) implements Fit {
+            /** The error of a task that cannot split a text: mapreduce {@code why}. */
+            String notSplit(String why) {
+                return "the text has " + tokens + " tokens but only " + budget + " fit, and longDocumentPolicy=mapreduce " + why
+                        + "; use longDocumentPolicy=truncate or raise spark.glm.maxContext";
+            }
+        }
     }
 
     /**
@@ -316,11 +357,6 @@ public final class GlmRunner implements Serializable {
             else n += 3;
         }
         return n;
-    }
-
-    private static RowResult withTruncated(RowResult r) {
-        return new RowResult(r.text(), r.finishReason(), r.promptTokens(), r.completionTokens(), r.engineNanos(), true, r.error(),
-                r.chunks(), r.levels());
     }
 
     /** A row's own failure as an error result; an engine failure is rethrown (it fails the task). */

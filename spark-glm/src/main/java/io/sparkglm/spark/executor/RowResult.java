@@ -33,13 +33,8 @@ public record RowResult(String text, FinishReason finishReason, int promptTokens
 
     /** One model call's result. */
     public static RowResult of(GenerationResult r) {
-        return of(r, false);
-    }
-
-    /** One model call's result, for a document that was (or was not) cut to fit. */
-    public static RowResult of(GenerationResult r, boolean truncated) {
         return new RowResult(r.text(), r.finishReason(), r.promptTokens(), r.completionTokens(), r.prefillNanos() + r.decodeNanos(),
-                truncated || r.truncated(), r.error(), 1, 1);
+                r.truncated(), r.error(), 1, 1);
     }
 
     /** A row that failed before (or without) a model call. */
@@ -47,9 +42,14 @@ public record RowResult(String text, FinishReason finishReason, int promptTokens
         return new RowResult("", FinishReason.ERROR, promptTokens, 0, 0, false, error, 0, 0);
     }
 
-    /** This result with another answer (the text a merge produced) and the given shape. */
+    /** This result with another answer (the text a merge produced). */
     public RowResult withText(String newText) {
         return new RowResult(newText, finishReason, promptTokens, completionTokens, engineNanos, truncated, error, chunks, levels);
+    }
+
+    /** This result for a document that was cut to fit (longDocumentPolicy=truncate). */
+    public RowResult asTruncated() {
+        return new RowResult(text, finishReason, promptTokens, completionTokens, engineNanos, true, error, chunks, levels);
     }
 
     /**

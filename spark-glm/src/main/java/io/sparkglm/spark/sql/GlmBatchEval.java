@@ -36,6 +36,8 @@ final class GlmBatchEval extends Expression implements Generator, java.io.Serial
 
     private final List<Expression> carried;
     private final List<GlmFunctionExpression> calls;
+    /** Each call's argument expressions (its children), as Java lists once rather than per row. */
+    private final List<List<Expression>> arguments;
     private final int batchSize;
     /** Rows a task may start (a LIMIT above: Spark reads no more); Long.MAX_VALUE without one. */
     private final long limit;
@@ -45,6 +47,7 @@ final class GlmBatchEval extends Expression implements Generator, java.io.Serial
     GlmBatchEval(List<? extends Expression> carried, List<GlmFunctionExpression> calls, int batchSize, long limit) {
         this.carried = List.copyOf(carried);
         this.calls = List.copyOf(calls);
+        this.arguments = this.calls.stream().map(c -> List.copyOf(CollectionConverters.asJava(c.children()))).toList();
         this.batchSize = batchSize;
         this.limit = limit;
     }
@@ -72,7 +75,7 @@ final class GlmBatchEval extends Expression implements Generator, java.io.Serial
         GlmFunction.Pending[] results = new GlmFunction.Pending[calls.size()];
         for (int c = 0; c < results.length; c++) {
             GlmFunctionExpression call = calls.get(c);
-            List<Expression> args = CollectionConverters.asJava(call.children());
+            List<Expression> args = arguments.get(c);
             Object[] argValues = new Object[args.size()];
             for (int a = 0; a < argValues.length; a++) argValues[a] = InternalRow.copyValue(args.get(a).eval(row));
             results[c] = ((GlmFunction<?>) call.function()).start(new GenericInternalRow(argValues));

@@ -78,13 +78,8 @@ public final class Extractor implements Serializable {
         } catch (RuntimeException e) {   // the numbers do not allow it, or the text cannot be cut
             return CompletableFuture.completedFuture(new Extracted(null, GlmRunner.rowFailure(e)));
         }
-        List<CompletableFuture<RowResult>> calls = new java.util.ArrayList<>(chunks.size());
-        for (int i = 0; i < chunks.size(); i++) {
-            calls.add(runner.submitFitting(part.withText(chunks.get(i)), maxTokens, Summarizer.callSampling(conf.sampling(), 0, 1, i),
-                    List.of(), g.constraint(maxTokens)));
-        }
         int n = chunks.size();
-        return Summarizer.allOf(calls).thenApply(results -> {
+        return runner.submitEach(part, chunks, maxTokens, 0, 1, () -> g.constraint(maxTokens)).thenApply(results -> {
             RowResult all = RowResult.combined(results, results.getLast(), i -> "part " + (i + 1) + " of " + n, n, 1);
             if (!all.ok()) return new Extracted(null, all);
             try {

@@ -82,14 +82,13 @@ public final class GroupSummary implements Serializable {
     public RowResult finish(GlmRunner with) {
         if (error != null) return failed();
         if (items.isEmpty()) return null;
-        int budget = with.budget(prompt(), maxTokens(with));
-        compact(with, budget);
+        compact(with, Integer.MAX_VALUE); // until everything fits one call
         if (error != null) return failed();
         int rows = items.stream().mapToInt(Item::rows).sum();
         int level = items.stream().mapToInt(Item::level).max().orElse(0);
         if (items.size() == 1 && level > 0) return result(items.getFirst().text(), FinishReason.STOP, rows, level);
         List<Item> last = List.copyOf(items);
-        RowResult r = GlmRunner.await(call(with, last, level + 1, 0));
+        RowResult r = GlmRunner.await(call(with, last, level + 1));
         count(r);
         if (!r.ok()) {
             error = "combining round " + (level + 1) + ": " + r.error();
@@ -113,7 +112,7 @@ public final class GroupSummary implements Serializable {
     private void compact(GlmRunner with, int target) {
         int maxTokens = maxTokens(with);
         int budget = with.budget(prompt(), maxTokens);
-        summarizeOversized(with);
+        summarizeOversized(with, budget);
         while (error == null && items.size() > 1 && total(with) > Math.min(target, budget)) {
             items.sort(Item.ORDER);
             List<List<String>> groups = Summarizer.pack(with, items.stream().map(Item::text).toList(), budget);
@@ -127,17 +126,20 @@ public final class GroupSummary implements Serializable {
                 grouped.add(List.copyOf(items.subList(at, at + g.size())));
                 at += g.size();
             }
+            int[] levels = new int[grouped.size()];
             List<CompletableFuture<RowResult>> calls = new ArrayList<>();
-            for (List<Item> g : grouped) calls.add(call(with, g, g.stream().mapToInt(Item::level).max().orElse(0) + 1, 0));
-            List<RowResult> results = GlmRunner.await(Summarizer.allOf(calls));
+            for (int i = 0; i < levels.length; i++) {
+                levels[i] = grouped.get(i).stream().mapToInt(Item::level).max().orElse(0) + 1;
+                calls.add(call(with, grouped.get(i), levels[i]));
+            }
+            List<RowResult> results = GlmRunner.await(GlmRunner.allOf(calls));
             List<Item> next = new ArrayList<>();
             for (int i = 0; i < results.size(); i++) {
                 RowResult r = results.get(i);
                 count(r);
                 List<Item> g = grouped.get(i);
-                int level = g.stream().mapToInt(Item::level).max().orElse(0) + 1;
-                if (!r.ok() && error == null) error = "combining round " + level + ": " + r.error();
-                next.add(new Item(g.stream().mapToLong(Item::key).min().orElseThrow(), r.text(), g.stream().mapToInt(Item::rows).sum(), level));
+                if (!r.ok() && error == null) error = "combining round " + levels[i] + ": " + r.error();
+                next.add(new Item(key(g), r.text(), g.stream().mapToInt(Item::rows).sum(), levels[i]));
             }
             items.clear();
             if (error == null) items.addAll(next);
@@ -146,8 +148,7 @@ public final class GroupSummary implements Serializable {
     }
 
     /** A row's text too long for one call is summarized alone first, by map-reduce over its chunks. */
-    private void summarizeOversized(GlmRunner with) {
-        int budget = with.budget(prompt(), maxTokens(with));
+    private void summarizeOversized(GlmRunner with, int budget) {
         List<Integer> oversized = new ArrayList<>();
         for (int i = 0; i < items.size(); i++) {
             Item it = items.get(i);
@@ -156,7 +157,7 @@ public final class GroupSummary implements Serializable {
         if (oversized.isEmpty()) return;
         List<CompletableFuture<RowResult>> calls = oversized.stream()
                 .map(i -> Summarizer.submitInParts(with, items.get(i).text(), maxWords)).toList();
-        List<RowResult> results = GlmRunner.await(Summarizer.allOf(calls));
+        List<RowResult> results = GlmRunner.await(GlmRunner.allOf(calls));
         for (int k = 0; k < results.size(); k++) {
             RowResult r = results.get(k);
             count(r);
@@ -167,11 +168,15 @@ public final class GroupSummary implements Serializable {
         if (error != null) items.clear();
     }
 
-    private CompletableFuture<RowResult> call(GlmRunner with, List<Item> group, int level, int index) {
+    /** One combining call over a group of texts, seeded by the group's key and the round it makes. */
+    private CompletableFuture<RowResult> call(GlmRunner with, List<Item> group, int level) {
         String joined = String.join(Summarizer.SEPARATOR, group.stream().map(Item::text).toList());
-        long key = group.stream().mapToLong(Item::key).min().orElseThrow();
-        return with.submitFitting(prompt().withText(joined), maxTokens(with),
-                Summarizer.callSampling(with.conf().sampling(), key, level, index), List.of(), null);
+        return with.submitFitting(prompt().withText(joined), maxTokens(with), with.callSampling(key(group), level, 0), List.of(), null);
+    }
+
+    /** A group's key: the smallest of its texts' (a function of the rows it covers alone). */
+    private static long key(List<Item> group) {
+        return group.stream().mapToLong(Item::key).min().orElseThrow();
     }
 
     private int total(GlmRunner with) {

@@ -1,6 +1,5 @@
 package io.sparkglm.spark.task;
 
-import io.sparkglm.generate.SamplingParams;
 import io.sparkglm.spark.conf.GlmConf;
 import io.sparkglm.spark.executor.GlmRunner;
 import io.sparkglm.spark.executor.GlmRunner.Fit;
@@ -19,8 +18,8 @@ import java.util.concurrent.ForkJoinPool;
  * <p>Map-reduce: the document is split into chunks that fit beside the instruction and a summary
  * ({@link GlmRunner#chunks}); every chunk is summarized at once (they share the engine's batch); then the partial
  * summaries, in document order, are packed into as few calls as fit and combined, round after round, until one call
- * takes them all. Every call's seed is derived from the session seed and the call's place (round, index), so a row
- * gives the same summary alone, in a batch, or in a retried task.
+ * takes them all. Every call's seed is derived from the session seed and the call's place ({@link GlmRunner#callSampling}),
+ * so a row gives the same summary alone, in a batch, or in a retried task.
  */
 public final class Summarizer {
 
@@ -99,13 +98,8 @@ public final class Summarizer {
         } catch (RuntimeException e) {   // the numbers do not allow it, or the text cannot be cut
             return CompletableFuture.completedFuture(GlmRunner.rowFailure(e));
         }
-        SamplingParams sampling = runner.conf().sampling();
-        List<CompletableFuture<RowResult>> mapped = new ArrayList<>(chunks.size());
-        for (int i = 0; i < chunks.size(); i++) {
-            mapped.add(runner.submitFitting(part.withText(chunks.get(i)), maxTokens, callSampling(sampling, 0, 1, i), List.of(), null));
-        }
         int n = chunks.size();
-        return allOf(mapped).thenComposeAsync(results -> {
+        return runner.submitEach(part, chunks, maxTokens, 0, 1, () -> null).thenComposeAsync(results -> {
             if (results.stream().anyMatch(r -> !r.ok()) || n == 1) {
                 return CompletableFuture.completedFuture(RowResult.combined(results, results.getLast(), i -> "part " + (i + 1) + " of " + n, n, 1));
             }
@@ -130,13 +124,8 @@ public final class Summarizer {
             spent.add(stuck);
             return CompletableFuture.completedFuture(RowResult.combined(spent, stuck, i -> "combining", chunks, level));
         }
-        SamplingParams sampling = runner.conf().sampling();
-        List<CompletableFuture<RowResult>> calls = new ArrayList<>(groups.size());
-        for (int g = 0; g < groups.size(); g++) {
-            String joined = String.join(SEPARATOR, groups.get(g));
-            calls.add(runner.submitFitting(combine.withText(joined), maxTokens, callSampling(sampling, key, level, g), List.of(), null));
-        }
-        return allOf(calls).thenComposeAsync(results -> {
+        List<String> joined = groups.stream().map(g -> String.join(SEPARATOR, g)).toList();
+        return runner.submitEach(combine, joined, maxTokens, key, level, () -> null).thenComposeAsync(results -> {
             spent.addAll(results);
             if (results.size() == 1 || results.stream().anyMatch(r -> !r.ok())) {
                 return CompletableFuture.completedFuture(RowResult.combined(spent, results.getLast(),
@@ -174,20 +163,5 @@ public final class Summarizer {
                     + " (" + maxTokens + " tokens each) needs " + needed + " tokens beside the answer, but the context leaves "
                     + budget + "; lower max_words or raise spark.glm.maxContext");
         }
-    }
-
-    /** The sampling of one call: the session's, with a seed of its own (only sampled calls use it). */
-    static SamplingParams callSampling(SamplingParams sampling, long key, int level, int index) {
-        long seed = sampling.seed();
-        seed = seed * 0x9E3779B97F4A7C15L + key;
-        seed = seed * 0x9E3779B97F4A7C15L + level;
-        seed = seed * 0x9E3779B97F4A7C15L + index;
-        return sampling.withSeed(seed ^ (seed >>> 31));
-    }
-
-    /** All futures' results in order, once every one is done; fails as the first failed one does. */
-    static <T> CompletableFuture<List<T>> allOf(List<CompletableFuture<T>> futures) {
-        return CompletableFuture.allOf(futures.toArray(CompletableFuture[]::new))
-                .thenApply(v -> futures.stream().map(CompletableFuture::join).toList());
     }
 }
