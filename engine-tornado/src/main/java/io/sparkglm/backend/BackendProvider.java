@@ -22,4 +22,15 @@ public interface BackendProvider {
     String unavailableReason();
 
     Backend open(Checkpoint checkpoint, BackendOptions options);
+
+    /**
+     * The device this backend would run on ({@code device} as in {@link BackendOptions#device()}): its name and
+     * memory, for planning; null when the backend has no device of its own (the CPU) or none is reachable here.
+     */
+    default DeviceInfo device(int device) {
+        return null;
+    }
+
+    /** A device's name, global memory and largest single buffer (0 = no limit known), in bytes. */
+    record DeviceInfo(String name, long memoryBytes, long maxBufferBytes) {}
 }

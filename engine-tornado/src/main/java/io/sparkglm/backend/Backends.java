@@ -40,6 +40,14 @@ public final class Backends {
         return "cpu";
     }
 
+    /** The device backend {@code name} would use, when it is installed, available and has one; else null. */
+    public static BackendProvider.DeviceInfo device(String name, int device) {
+        for (BackendProvider p : providers()) {
+            if (p.name().equals(name) && p.available()) return p.device(device);
+        }
+        return null;
+    }
+
     private static List<BackendProvider> providers() {
         List<BackendProvider> list = new ArrayList<>();
         ServiceLoader.load(BackendProvider.class, Backends.class.getClassLoader()).forEach(list::add);

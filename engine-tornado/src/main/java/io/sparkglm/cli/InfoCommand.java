@@ -6,6 +6,8 @@ import io.sparkglm.generate.MemoryPlan.Budget;
 import io.sparkglm.model.Checkpoint;
 import io.sparkglm.model.GgmlType;
 import io.sparkglm.model.HfConfig;
+import io.sparkglm.backend.BackendProvider;
+import io.sparkglm.backend.Backends;
 import io.sparkglm.backend.KvCacheType;
 import io.sparkglm.model.MemoryEstimate;
 import io.sparkglm.model.ModelConfig;
@@ -73,6 +75,14 @@ final class InfoCommand implements Callable<Integer> {
 
     @Option(names = {"-t", "--threads"}, defaultValue = "0", description = "Compute threads (0 = this machine's cores).")
     int threads;
+
+    @Option(names = "--backend", defaultValue = "cpu",
+            description = "Plan for the cpu engine or the tornado backend's GPU device (default: ${DEFAULT-VALUE}).")
+    String backend;
+
+    @Option(names = "--device", defaultValue = "-1",
+            description = "With --backend tornado: the device index to ask for its memory (default: TornadoVM's default).")
+    int device;
 
     @Option(names = "--weights-type",
             description = "For a folder with config.json only: the type to estimate the weights in: q8_0, bf16, f16 or "
@@ -185,6 +195,56 @@ final class InfoCommand implements Callable<Integer> {
         }
         out.println("KV cache:     " + perToken);
 
+        if (backend.equals("tornado")) {
+            printDevicePlan(out, c, weightBytes, kv, n);
+        } else if (!backend.equals("cpu")) {
+            throw new IllegalArgumentException("--backend must be cpu or tornado, not '" + backend + "'");
+        } else {
+            printCpuPlan(out, c, weightBytes, weightType, kv, n, nThreads);
+        }
+        printTable(out, c, weightBytes, weightType, n, nThreads);
+    }
+
+    private void printDevicePlan(PrintWriter out, ModelConfig c, long weightBytes, KvCacheType kv, int n) {
+        long deviceBytes;
+        String deviceName;
+        if (memory != null) {
+            deviceBytes = memory;
+            deviceName = "a device of " + MemoryEstimate.human(memory) + " (--memory)";
+        } else {
+            BackendProvider.DeviceInfo d = Backends.device("tornado", device);
+            if (d == null) {
+                throw new IllegalArgumentException("no TornadoVM device here to ask for its memory: give --memory (e.g. 141g "
+                        + "for an H200, 80g for an H100) to plan for a GPU of that size");
+            }
+            deviceBytes = d.memoryBytes();
+            deviceName = d.name() + " (" + MemoryEstimate.human(deviceBytes) + ")";
+        }
+        DevicePlan plan = DevicePlan.of(c, weightBytes, kv, batch, n);
+        out.printf(Locale.ROOT, "memory plan:  tornado backend, %,d tokens x %d sequence%s, %s KV cache, %d-token steps%n",
+                n, batch, batch == 1 ? "" : "s", kv.id(), DevicePlan.DEFAULT_MAX_STEP_TOKENS);
+        row(out, "weights", plan.weights(), "as stored (16-bit words, Q8_0 and K-quant blocks)");
+        row(out, "KV cache", plan.kvCache(), String.format(Locale.ROOT, "%s per token x %,d tokens x %d; %d arrays of %s",
+                MemoryEstimate.human(kv.bytesPerToken(c)), n, batch, 2 * c.layers(), MemoryEstimate.human(plan.largestKvArray())));
+        row(out, "RoPE table", plan.ropeTable(), String.format(Locale.ROOT, "cos and sin of %d angles per position",
+                c.ropeDims() / 2));
+        row(out, "step buffers", plan.stepBuffers(), String.format(Locale.ROOT, "activations of %d tokens, %d attention "
+                + "spans per token and head, %d logits rows: the same at any context", DevicePlan.DEFAULT_MAX_STEP_TOKENS,
+                DevicePlan.ATTENTION_SPLITS, DevicePlan.DEFAULT_LOGIT_ROWS));
+        row(out, "total", plan.total(), "");
+        out.println("device:       " + deviceName);
+        String problem = plan.problem(deviceBytes, "the device", c, kv, batch, n);
+        out.println("fits:         " + (problem == null ? "yes" : "no: " + problem));
+        int longest = DevicePlan.largestContext(c, weightBytes, kv, batch, deviceBytes);
+        out.printf(Locale.ROOT, "largest context that fits: %,d tokens per sequence (batch %d)%s%n", longest, batch,
+                longest == c.contextLength() ? ", the model's whole context" : "");
+        out.printf(Locale.ROOT, "largest batch that fits:   %d sequence%s of %,d tokens%n",
+                DevicePlan.largestBatch(c, weightBytes, kv, n, deviceBytes),
+                DevicePlan.largestBatch(c, weightBytes, kv, n, deviceBytes) == 1 ? "" : "s", n);
+    }
+
+    private void printCpuPlan(PrintWriter out, ModelConfig c, long weightBytes, GgmlType weightType, KvCacheType kv, int n,
+                              int nThreads) {
         MemoryPlan plan = MemoryPlan.of(c, weightBytes, weightType, kv, n, batch, prefillChunk, nThreads);
         Budget budget = memory != null ? Budget.of(memory, "--memory") : Budget.thisJvm();
         out.printf(Locale.ROOT, "memory plan:  CPU engine, %,d tokens x %d sequence%s, %s KV cache, prefill chunk %s, %d threads%n",
@@ -206,7 +266,9 @@ final class InfoCommand implements Callable<Integer> {
         int largest = plan.largestContext(budget, weightType);
         out.printf(Locale.ROOT, "largest context that fits: %,d tokens per sequence (batch %d)%s%n", largest, batch,
                 largest == c.contextLength() ? ", the model's whole context" : "");
+    }
 
+    private void printTable(PrintWriter out, ModelConfig c, long weightBytes, GgmlType weightType, int n, int nThreads) {
         out.printf(Locale.ROOT, "where %,d tokens x %d fit (weights %s; yes = the whole context fits, else the longest that does):%n",
                 n, batch, MemoryEstimate.human(weightBytes));
         StringBuilder header = new StringBuilder(String.format(Locale.ROOT, "  %-13s", "memory"));
@@ -230,9 +292,8 @@ final class InfoCommand implements Callable<Integer> {
             }
             out.println(line.toString().stripTrailing());
         }
-        out.println("  CPU: all parts above with this plan's chunk and threads, the heap sized to them. GPU: the TornadoVM");
-        out.println("  backend's device plan (256-token steps) with the weights as stored and the KV cache in the");
-        out.println("  column's type (today it widens weights other than Q8_0 to f32 and keeps an f32 KV cache).");
+        out.println("  CPU: the cpu engine's plan with this chunk and threads, the heap sized to it. GPU: the tornado");
+        out.println("  backend's device plan (256-token steps, weights as stored, the KV cache in the column's type).");
     }
 
     private static void row(PrintWriter out, String what, long bytes, String note) {

@@ -1,22 +1,35 @@
 package io.sparkglm.generate;
 
 import io.sparkglm.backend.KvCacheType;
+import io.sparkglm.model.MemoryEstimate;
 import io.sparkglm.model.ModelConfig;
+import java.util.Locale;
 
 /**
- * Device memory for {@code slots} sequences of {@code context} tokens on a GPU, with the arithmetic of
- * tornado-backend's {@code MemoryPlan.of} (which cannot be called here: that module needs the TornadoVM SDK):
- * weights, KV cache ({@code 2 x layers} arrays of {@code slots x context x kvDim} values), the RoPE table
- * ({@code context x ropeDims} floats) and the step buffers for {@code maxStepTokens} tokens and
- * {@code logitRows} logit rows (TornadoVM's defaults 256 and 16).
- *
- * <p>Assumptions, beyond what the TornadoVM backend does today: the weights stay in their stored types on the
- * device (today only F32 and Q8_0 do; others are widened to F32), and the KV cache takes {@code kvType} (today it
- * is F32). Both are targets of other issues; the plan says what fits once they are done.
+ * Device memory of the TornadoVM backend for {@code slots} sequences of {@code context} tokens: the one place
+ * its arithmetic lives (tornado-backend checks a device against it before allocating; {@code bin/glm info}
+ * answers with it where no device is at hand).
+ * <ul>
+ *   <li>weights as stored (F16/BF16 as 16-bit words, Q8_0 and the K-quants as their GGUF blocks);</li>
+ *   <li>the KV cache: {@code 2 x layers} arrays of {@code slots x context} rows of the KV type, the only part
+ *       that grows with the context;</li>
+ *   <li>the RoPE table: cos and sin of every position's {@code ropeDims/2} angles (4 bytes x ropeDims per
+ *       token, 1/320 of an f16 cache row for GLM-4), so it is counted with the context too;</li>
+ *   <li>step buffers, fixed: activations of {@code maxStepTokens} tokens, the attention's partial softmaxes
+ *       ({@value #ATTENTION_SPLITS} spans per token and head, whatever the context), and {@code logitRows}
+ *       rows of logits.</li>
+ * </ul>
  */
-public record DevicePlan(long weights, long kvCache, long ropeTable, long scratch, boolean arraysFit) {
+public record DevicePlan(long weights, long kvCache, long ropeTable, long stepBuffers, long largestKvArray, boolean arraysFit) {
 
     public static final int DEFAULT_MAX_STEP_TOKENS = 256, DEFAULT_LOGIT_ROWS = 16;
+    /**
+     * Most spans one token's keys are split into on the device (flash-decoding): each span's partial softmax
+     * (max, sum, headDim outputs) is kept until they are merged.
+     */
+    public static final int ATTENTION_SPLITS = 16;
+    /** TornadoVM arrays are indexed with Java ints: elements (or bytes, for byte arrays) per array. */
+    public static final long MAX_ARRAY_UNITS = Integer.MAX_VALUE - 64;
 
     public static DevicePlan of(ModelConfig c, long weightBytes, KvCacheType kvType, int slots, int context) {
         return of(c, weightBytes, kvType, slots, context, DEFAULT_MAX_STEP_TOKENS, DEFAULT_LOGIT_ROWS);
@@ -25,17 +38,33 @@ public record DevicePlan(long weights, long kvCache, long ropeTable, long scratc
     public static DevicePlan of(ModelConfig c, long weightBytes, KvCacheType kvType, int slots, int context,
                                 int maxStepTokens, int logitRows) {
         long cacheRows = (long) slots * context;
-        long kv = 2L * c.layers() * cacheRows * kvType.rowBytes(c.kvDim());
+        long kvArray = cacheRows * kvType.rowBytes(c.kvDim());
+        long kv = 2L * c.layers() * kvArray;
         long rope = 4L * context * c.ropeDims();
-        int widest = Math.max(c.hidden(), Math.max(c.qDim(), c.ffnHidden()));
-        long perToken = 2L * c.hidden() + widest + widest / 32 + c.qkvDim() + c.qDim() + c.ffnHidden();
-        long scratch = 4L * ((long) maxStepTokens * perToken + (long) logitRows * c.vocabSize() + 2 + 3L * maxStepTokens
-                + logitRows);
-        boolean arrays = cacheRows * c.kvDim() <= Integer.MAX_VALUE - 64;    // one TornadoVM array per layer's K or V
-        return new DevicePlan(weightBytes, kv, rope, scratch, arrays);
+        long steps = 4L * (maxStepTokens * activationFloatsPerToken(c) + attentionFloatsPerToken(c) * maxStepTokens
+                + (long) logitRows * c.vocabSize() + 2 + 3L * maxStepTokens + logitRows);
+        long kvUnits = kvType == KvCacheType.Q8_0 ? kvArray : cacheRows * c.kvDim();   // bytes, or elements
+        boolean arrays = kvUnits <= MAX_ARRAY_UNITS && (long) maxStepTokens * widest(c) <= MAX_ARRAY_UNITS
+                && (long) logitRows * c.vocabSize() <= MAX_ARRAY_UNITS;
+        return new DevicePlan(weightBytes, kv, rope, steps, kvArray, arrays);
     }
 
-    public long total() { return weights + kvCache + ropeTable + scratch; }
+    /** Floats one token of a step keeps on the device: hidden, normed, quantized input (+ scales, sums), qkv, context, ffn. */
+    static long activationFloatsPerToken(ModelConfig c) {
+        int widest = widest(c);
+        return 2L * c.hidden() + widest + widest / 32 + widest / 16 + c.qkvDim() + c.qDim() + c.ffnHidden();
+    }
+
+    /** Floats of one token's partial softmaxes: per head and span, a max, a sum and headDim outputs. */
+    static long attentionFloatsPerToken(ModelConfig c) {
+        return (long) c.heads() * ATTENTION_SPLITS * (c.headDim() + 2);
+    }
+
+    private static int widest(ModelConfig c) {
+        return Math.max(c.hidden(), Math.max(c.qDim(), c.ffnHidden()));
+    }
+
+    public long total() { return weights + kvCache + ropeTable + stepBuffers; }
 
     public boolean fits(long deviceBytes) { return arraysFit && total() <= deviceBytes; }
 
@@ -48,5 +77,36 @@ public record DevicePlan(long weights, long kvCache, long ropeTable, long scratc
             else hi = mid - 1;
         }
         return lo;
+    }
+
+    /** The most sequences of {@code context} tokens that fit a device of {@code deviceBytes} (at most 4096); 0 if none. */
+    public static int largestBatch(ModelConfig c, long weightBytes, KvCacheType kvType, int context, long deviceBytes) {
+        int lo = 0, hi = 4096;
+        while (lo < hi) {
+            int mid = (lo + hi + 1) / 2;
+            if (of(c, weightBytes, kvType, mid, context).fits(deviceBytes)) lo = mid;
+            else hi = mid - 1;
+        }
+        return lo;
+    }
+
+    /** Why this plan does not fit {@code deviceBytes} on {@code device}, with the numbers; null when it fits. */
+    public String problem(long deviceBytes, String device, ModelConfig c, KvCacheType kvType, int slots, int context) {
+        if (fits(deviceBytes)) return null;
+        String what = String.format(Locale.ROOT, "%d sequence%s x %,d tokens with a %s KV cache need %s on %s "
+                        + "(weights %s + KV cache %s + RoPE table %s + step buffers %s) but it has %s",
+                slots, slots == 1 ? "" : "s", context, kvType.id(), MemoryEstimate.human(total()), device,
+                MemoryEstimate.human(weights), MemoryEstimate.human(kvCache), MemoryEstimate.human(ropeTable),
+                MemoryEstimate.human(stepBuffers), MemoryEstimate.human(deviceBytes));
+        if (!arraysFit) {
+            what = String.format(Locale.ROOT, "%d sequence%s x %,d tokens need a KV array of %s per layer, more "
+                    + "than one TornadoVM array indexes (2^31 %s)", slots, slots == 1 ? "" : "s", context,
+                    MemoryEstimate.human(largestKvArray), kvType == KvCacheType.Q8_0 ? "bytes" : "elements");
+        }
+        int longest = largestContext(c, weights, kvType, slots, deviceBytes);
+        int most = largestBatch(c, weights, kvType, context, deviceBytes);
+        return what + String.format(Locale.ROOT, "; what fits: %,d tokens per sequence at %d sequence%s, or %d "
+                        + "sequence%s of %,d tokens%s", longest, slots, slots == 1 ? "" : "s", most, most == 1 ? "" : "s",
+                context, kvType == KvCacheType.F32 ? " (an f16 or q8_0 KV cache holds 2x or 3.8x the tokens)" : "");
     }
 }

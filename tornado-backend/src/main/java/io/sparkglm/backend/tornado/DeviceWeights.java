@@ -49,6 +49,16 @@ record DeviceWeights(DeviceMatrix tokenEmbedding, Layer[] layers, FloatArray out
         return total;
     }
 
+    /** Bytes of the largest single weight array (a device may cap one buffer's size). */
+    long largestArrayBytes() {
+        long largest = Math.max(tokenEmbedding.bytes(), output.bytes());
+        for (Layer l : layers) {
+            largest = Math.max(largest, Math.max(Math.max(l.qkv.bytes(), l.attnOutput.bytes()),
+                    Math.max(l.ffnGateUp.bytes(), l.ffnDown.bytes())));
+        }
+        return largest;
+    }
+
     static DeviceWeights from(Checkpoint checkpoint) {
         ModelTensors t = ModelTensors.of(checkpoint);              // shapes validated against the config
         int qkvDim = checkpoint.config().qkvDim();

@@ -1,13 +1,17 @@
 package io.sparkglm.backend.tornado;
 
 import io.sparkglm.backend.Backend;
+import io.sparkglm.backend.KvCacheType;
 import io.sparkglm.backend.SequenceCache;
 import io.sparkglm.backend.tornado.DeviceWeights.DeviceMatrix;
+import io.sparkglm.generate.DevicePlan;
 import io.sparkglm.model.Checkpoint;
+import io.sparkglm.model.MemoryEstimate;
 import io.sparkglm.model.ModelConfig;
 import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import uk.ac.manchester.tornado.api.GridScheduler;
 import uk.ac.manchester.tornado.api.ImmutableTaskGraph;
@@ -67,7 +71,8 @@ public final class TornadoBackend implements Backend {
     private final List<SizedGrid> tokenGrids = new ArrayList<>();
     private final List<SizedGrid> logitGrids = new ArrayList<>();
 
-    TornadoBackend(Checkpoint checkpoint, int slots, int slotContext, int maxStepTokens, int logitRows, int deviceIndex) {
+    TornadoBackend(Checkpoint checkpoint, KvCacheType kvType, int slots, int slotContext, int maxStepTokens, int logitRows,
+                   int deviceIndex) {
         this.config = checkpoint.config();
         ModelConfig c = config;
         if (c.headDim() > Kernels.MAX_HEAD_DIM) {
@@ -87,10 +92,10 @@ public final class TornadoBackend implements Backend {
         this.slotTaken = new boolean[slots];
         this.weights = DeviceWeights.from(checkpoint);
 
-        MemoryPlan memory = MemoryPlan.of(c, weights.bytes(), slots, slotContext, maxStepTokens, this.logitRows);
         TornadoDevice device = deviceIndex >= 0 ? TornadoExecutionPlan.getDevice(0, deviceIndex)
                                                 : TornadoExecutionPlan.DEFAULT_DEVICE;
-        memory.requireFits(device);
+        requireFits(device, DevicePlan.of(c, weights.bytes(), kvType, slots, slotContext, maxStepTokens, this.logitRows),
+                kvType, weights.largestArrayBytes());
         this.deviceName = device.getPhysicalDevice().getDeviceName();
 
         int m = maxStepTokens;
@@ -184,10 +189,10 @@ public final class TornadoBackend implements Backend {
         g.task("attnNorm", Kernels::rmsNorm, kernelContext, step, hidden, w.attnNorm(), normed, c.hidden(), c.rmsEps());
         perToken(tokenGrids, name + ".attnNorm", Kernels.LOCAL, Kernels.LOCAL);
         matmul(g, step, tokenGrids, name, "qkv", w.qkv(), normed, Kind.BIAS, w.qkvBias(), qkv);
-        g.task("rope", Kernels::ropeAndCache, kernelContext, step, qkv, rope, keyCache[l], valueCache[l],
+        g.task("rope", AttentionKernels::ropeAndCache, kernelContext, step, qkv, rope, keyCache[l], valueCache[l],
                 c.heads(), c.kvHeads(), c.headDim(), c.ropeDims());
         perToken(tokenGrids, name + ".rope", (c.heads() + c.kvHeads()) * c.headDim() / 2, Kernels.LOCAL);
-        g.task("attention", Kernels::attention, kernelContext, step, qkv, keyCache[l], valueCache[l], context,
+        g.task("attention", AttentionKernels::attention, kernelContext, step, qkv, keyCache[l], valueCache[l], context,
                 c.heads(), c.kvHeads(), c.headDim(), (float) (1.0 / Math.sqrt(c.headDim())));
         perToken(tokenGrids, name + ".attention", c.heads() * Kernels.LOCAL, Kernels.LOCAL);
         matmul(g, step, tokenGrids, name, "attnOutput", w.attnOutput(), context, Kind.RESIDUAL, null, hidden);
@@ -215,7 +220,7 @@ public final class TornadoBackend implements Backend {
     }
 
     private enum Kind {
-        PLAIN(Kernels.PLAIN), BIAS(Kernels.BIAS), RESIDUAL(Kernels.RESIDUAL), GATE_UP(-1);
+        PLAIN(MatrixKernels.PLAIN), BIAS(MatrixKernels.BIAS), RESIDUAL(MatrixKernels.RESIDUAL), GATE_UP(-1);
 
         final int mode;
 
@@ -239,17 +244,17 @@ public final class TornadoBackend implements Backend {
         int cols = m.cols();
         int rows = kind == Kind.GATE_UP ? m.rows() / 2 : m.rows();
         if (m.quantized()) {
-            g.task(task + "Quant", Kernels::quantizeQ8, kernelContext, count, x, quants, scales, cols);
+            g.task(task + "Quant", MatrixKernels::quantizeQ8, kernelContext, count, x, quants, scales, cols);
             perToken(grids, graph + "." + task + "Quant", cols / Kernels.Q8_BLOCK, 32);
             if (kind == Kind.GATE_UP) {
-                g.task(task, Kernels::gateUpSiluQ8, kernelContext, count, quants, scales, m.blocks(), out, cols, rows);
+                g.task(task, MatrixKernels::gateUpSiluQ8, kernelContext, count, quants, scales, m.blocks(), out, cols, rows);
             } else {
-                g.task(task, Kernels::matmulQ8, kernelContext, count, quants, scales, m.blocks(), biasOrDummy(bias), out, cols, rows, kind.mode);
+                g.task(task, MatrixKernels::matmulQ8, kernelContext, count, quants, scales, m.blocks(), biasOrDummy(bias), out, cols, rows, kind.mode);
             }
         } else if (kind == Kind.GATE_UP) {
-            g.task(task, Kernels::gateUpSiluF32, kernelContext, count, x, m.floats(), out, cols, rows);
+            g.task(task, MatrixKernels::gateUpSiluF32, kernelContext, count, x, m.floats(), out, cols, rows);
         } else {
-            g.task(task, Kernels::matmulF32, kernelContext, count, x, m.floats(), biasOrDummy(bias), out, cols, rows, kind.mode);
+            g.task(task, MatrixKernels::matmulF32, kernelContext, count, x, m.floats(), biasOrDummy(bias), out, cols, rows, kind.mode);
         }
         WorkerGrid2D w = new WorkerGrid2D(rows * Kernels.LOCAL, 1);
         w.setLocalWork(Kernels.LOCAL, 1, 1);
@@ -277,6 +282,22 @@ public final class TornadoBackend implements Backend {
 
     private static int roundUp(int n, int multiple) {
         return (n + multiple - 1) / multiple * multiple;
+    }
+
+    /** Fails with the numbers, and what would fit, before anything is allocated on a device too small for the plan. */
+    private void requireFits(TornadoDevice device, DevicePlan plan, KvCacheType kvType, long largestWeightArray) {
+        String name = device.getPhysicalDevice().getDeviceName();
+        String problem = plan.problem(device.getMaxGlobalMemory(), name, config, kvType, slots, slotContext);
+        if (problem != null) {
+            throw new IllegalStateException(problem + ": lower the context (maxContext, -D" + TornadoBackendProvider.CONTEXT_PROPERTY
+                    + "), the sequences (maxBatch, -D" + TornadoBackendProvider.SLOTS_PROPERTY + ") or the KV cache type");
+        }
+        long maxAlloc = device.getMaxAllocMemory();
+        long largest = Math.max(plan.largestKvArray(), largestWeightArray);
+        if (maxAlloc > 0 && largest > maxAlloc) {
+            throw new IllegalStateException(String.format(Locale.ROOT, "one array of the plan needs %s but %s allocates at most "
+                    + "%s per buffer", MemoryEstimate.human(largest), name, MemoryEstimate.human(maxAlloc)));
+        }
     }
 
     // ---------------------------------------------------------------- Backend

@@ -3,7 +3,10 @@ package io.sparkglm.backend.tornado;
 import io.sparkglm.backend.Backend;
 import io.sparkglm.backend.BackendOptions;
 import io.sparkglm.backend.BackendProvider;
+import io.sparkglm.backend.KvCacheType;
 import io.sparkglm.model.Checkpoint;
+import uk.ac.manchester.tornado.api.TornadoExecutionPlan;
+import uk.ac.manchester.tornado.api.common.TornadoDevice;
 import uk.ac.manchester.tornado.api.runtime.TornadoRuntimeProvider;
 
 /**
@@ -73,6 +76,20 @@ public final class TornadoBackendProvider implements BackendProvider {
     }
 
     @Override
+    public DeviceInfo device(int index) {
+        if (!available()) return null;
+        Thread thread = Thread.currentThread();
+        ClassLoader previous = thread.getContextClassLoader();
+        thread.setContextClassLoader(TornadoBackendProvider.class.getClassLoader());
+        try {
+            TornadoDevice d = index >= 0 ? TornadoExecutionPlan.getDevice(0, index) : TornadoExecutionPlan.DEFAULT_DEVICE;
+            return new DeviceInfo(d.getPhysicalDevice().getDeviceName(), d.getMaxGlobalMemory(), d.getMaxAllocMemory());
+        } finally {
+            thread.setContextClassLoader(previous);
+        }
+    }
+
+    @Override
     public Backend open(Checkpoint checkpoint, BackendOptions options) {
         String reason = unavailableReason();
         if (!reason.isEmpty()) throw new IllegalStateException("backend 'tornado' cannot run here: " + reason);
@@ -96,7 +113,7 @@ public final class TornadoBackendProvider implements BackendProvider {
         ClassLoader previous = thread.getContextClassLoader();
         thread.setContextClassLoader(TornadoBackendProvider.class.getClassLoader());
         try {
-            return new TornadoBackend(checkpoint, slots, context, maxStepTokens, logitRows, options.device());
+            return new TornadoBackend(checkpoint, KvCacheType.of(options.kvCacheType()), slots, context, maxStepTokens, logitRows, options.device());
         } finally {
             thread.setContextClassLoader(previous);
         }

@@ -7,6 +7,7 @@ import io.sparkglm.backend.Backend;
 import io.sparkglm.backend.Backend.Step;
 import io.sparkglm.backend.BackendOptions;
 import io.sparkglm.backend.Backends;
+import io.sparkglm.backend.KvCacheType;
 import io.sparkglm.backend.SequenceCache;
 import io.sparkglm.backend.cpu.CpuBackend;
 import io.sparkglm.model.Checkpoint;
@@ -57,7 +58,7 @@ class TornadoStepParityTest {
         try (Checkpoint checkpoint = ModelLoader.open(model);
              Backend cpu = new CpuBackend(checkpoint, new BackendOptions(2, "f32", -1));
              Backend tornado = Backends.open("tornado", checkpoint, new BackendOptions(0, "f32", -1));
-             Backend split = new TornadoBackend(checkpoint, 4, 256, 16, 3, -1)) {   // 16 tokens per launch, 3 logits rows
+             Backend split = new TornadoBackend(checkpoint, KvCacheType.F32, 4, 256, 16, 3, -1)) {   // 16 tokens per launch, 3 logits rows
             List<float[]> cpuA = wholeAllLogits(cpu, promptA);
             List<float[]> cpuB = wholeAllLogits(cpu, allB);
             List<float[]> oneByOneA = oneTokenAtATime(tornado, promptA);
