@@ -44,14 +44,15 @@ final class BackendArgs {
     }
 
     Backend open(Checkpoint checkpoint) {
-        return open(checkpoint, kvCacheOption(), 1);
+        return open(checkpoint, kvCacheOption(), 1, 0);
     }
 
     /**
      * A backend with the given cache type; "auto" is resolved as an engine of {@code sequences} sequences would
-     * resolve it (and the choice printed to stderr).
+     * resolve it (and the choice printed to stderr). {@code contextTokens} (0 = the backend's default) is the longest
+     * sequence the caller will run: a backend that reserves its cache up front (tornado) sizes its slots by it.
      */
-    Backend open(Checkpoint checkpoint, String kvCacheType, int sequences) {
+    Backend open(Checkpoint checkpoint, String kvCacheType, int sequences, int contextTokens) {
         String type = checkedKvCache(kvCacheType);
         if (type.equals(KvCacheType.AUTO)) {
             Engine.KvCacheChoice choice = Engine.chooseKvCache(EngineOptions.defaults(model).withBackend(backend)
@@ -59,6 +60,6 @@ final class BackendArgs {
             System.err.println("glm: KV cache " + choice.type() + " (" + choice.reason() + ")");
             type = choice.type();
         }
-        return Backends.open(backend, checkpoint, new BackendOptions(threads, type, device));
+        return Backends.open(backend, checkpoint, new BackendOptions(threads, type, device, sequences, contextTokens));
     }
 }

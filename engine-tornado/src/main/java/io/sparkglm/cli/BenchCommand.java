@@ -62,7 +62,8 @@ final class BenchCommand implements Callable<Integer> {
         for (String kv : kvTypes) BackendArgs.checkedKvCache(kv.strip());
         try (Checkpoint checkpoint = ModelLoader.open(backendArgs.model)) {
             for (String kv : kvTypes) {
-                try (Backend backend = backendArgs.open(checkpoint, kv.strip(), batch)) {
+                try (Backend backend = backendArgs.open(checkpoint, kv.strip(), batch,
+                        Math.min(checkpoint.config().contextLength(), depth + Math.max(promptTokens, genTokens) + 1))) {
                     run(out, checkpoint, backend, kv.strip());
                 }
             }
@@ -83,6 +84,10 @@ final class BenchCommand implements Callable<Integer> {
         String at = depth > 0 ? " @ d" + depth : "";
         if (promptTokens > 0) {
             try (Contexts contexts = new Contexts(backend, 1, promptTokens, random, vocab)) {
+                if (depth > 0) {                             // the whole-context prefill, once: what a long document costs
+                    out.printf("%-32s %10.2f tok/s (once, %.1f s)%n", "prefill d" + depth, depth * 1e9 / contexts.prefillNanos,
+                            contexts.prefillNanos / 1e9);
+                }
                 int[] prompt = random.ints(promptTokens, 0, vocab).toArray();
                 report(out, "pp" + promptTokens + at, promptTokens, () -> {
                     contexts.rewind();
@@ -111,12 +116,18 @@ final class BenchCommand implements Callable<Integer> {
      */
     private final class Contexts implements AutoCloseable {
         final List<SequenceCache> caches = new ArrayList<>();
+        long prefillNanos;                                   // the first sequence's depth prefill
 
         Contexts(Backend backend, int sequences, int tokens, SplittableRandom random, int vocab) {
             for (int s = 0; s < sequences; s++) {
                 SequenceCache cache = backend.newSequence(depth + tokens);
                 caches.add(cache);
-                if (depth > 0) prefill(backend, cache, random.ints(depth, 0, vocab).toArray());
+                if (depth > 0) {
+                    int[] ids = random.ints(depth, 0, vocab).toArray();
+                    long start = System.nanoTime();
+                    prefill(backend, cache, ids);
+                    if (s == 0) prefillNanos = System.nanoTime() - start;
+                }
             }
         }
 

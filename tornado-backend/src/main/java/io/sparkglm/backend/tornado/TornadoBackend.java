@@ -284,6 +284,21 @@ public final class TornadoBackend implements Backend {
         return (n + multiple - 1) / multiple * multiple;
     }
 
+    /** TornadoVM's own cap on the device memory one JVM allocates (4 GB unless the JVM says otherwise). */
+    static final String MEMORY_LIMIT_PROPERTY = "tornado.device.memory";
+
+    static long tornadoMemoryLimit() {
+        String value = System.getProperty(MEMORY_LIMIT_PROPERTY, "4GB").strip().toUpperCase(Locale.ROOT);
+        long unit = value.endsWith("TB") ? 1L << 40 : value.endsWith("GB") ? 1L << 30 : value.endsWith("MB") ? 1L << 20
+                : value.endsWith("KB") ? 1L << 10 : 1;
+        String digits = value.replaceAll("[A-Z]+$", "");
+        try {
+            return Long.parseLong(digits) * unit;
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("-D" + MEMORY_LIMIT_PROPERTY + " must be a size such as 24GB, not " + value);
+        }
+    }
+
     /** Fails with the numbers, and what would fit, before anything is allocated on a device too small for the plan. */
     private void requireFits(TornadoDevice device, DevicePlan plan, KvCacheType kvType, long largestWeightArray) {
         String name = device.getPhysicalDevice().getDeviceName();
@@ -291,6 +306,13 @@ public final class TornadoBackend implements Backend {
         if (problem != null) {
             throw new IllegalStateException(problem + ": lower the context (maxContext, -D" + TornadoBackendProvider.CONTEXT_PROPERTY
                     + "), the sequences (maxBatch, -D" + TornadoBackendProvider.SLOTS_PROPERTY + ") or the KV cache type");
+        }
+        long runtimeLimit = tornadoMemoryLimit();
+        if (plan.total() > runtimeLimit) {
+            throw new IllegalStateException(String.format(Locale.ROOT, "the plan needs %s on the device but TornadoVM lets a "
+                    + "JVM use %s (-D%s=%s): start the JVM with -D%s=%dGB", MemoryEstimate.human(plan.total()),
+                    MemoryEstimate.human(runtimeLimit), MEMORY_LIMIT_PROPERTY, System.getProperty(MEMORY_LIMIT_PROPERTY, "4GB (default)"),
+                    MEMORY_LIMIT_PROPERTY, (plan.total() >> 30) + 1));
         }
         long maxAlloc = device.getMaxAllocMemory();
         long largest = Math.max(plan.largestKvArray(), largestWeightArray);
