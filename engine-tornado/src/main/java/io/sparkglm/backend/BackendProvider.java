@@ -31,6 +31,9 @@ public interface BackendProvider {
         return null;
     }
 
-    /** A device's name, global memory and largest single buffer (0 = no limit known), in bytes. */
+    /**
+     * A device's name, the memory this JVM may use on it (the device's global memory, or less where the runtime caps
+     * it) and its largest single buffer (0 = no limit known), in bytes.
+     */
     record DeviceInfo(String name, long memoryBytes, long maxBufferBytes) {}
 }

@@ -31,6 +31,17 @@ public record DevicePlan(long weights, long kvCache, long ropeTable, long stepBu
     /** TornadoVM arrays are indexed with Java ints: elements (or bytes, for byte arrays) per array. */
     public static final long MAX_ARRAY_UNITS = Integer.MAX_VALUE - 64;
 
+    /** Tokens per KV slot when the engine sets no context cap: the model's context, at most this. */
+    public static final int DEFAULT_SLOT_CONTEXT = 4096;
+
+    /**
+     * Tokens each KV slot of the device backend holds: the engine's context cap ({@code maxContext}, 0 = none) within
+     * the model's context, else {@link #DEFAULT_SLOT_CONTEXT} (a device reserves every slot whole when it opens).
+     */
+    public static int slotContext(ModelConfig c, int maxContext) {
+        return maxContext > 0 ? Math.min(maxContext, c.contextLength()) : Math.min(c.contextLength(), DEFAULT_SLOT_CONTEXT);
+    }
+
     public static DevicePlan of(ModelConfig c, long weightBytes, KvCacheType kvType, int slots, int context) {
         return of(c, weightBytes, kvType, slots, context, DEFAULT_MAX_STEP_TOKENS, DEFAULT_LOGIT_ROWS);
     }

@@ -2,6 +2,7 @@ package io.sparkglm.generate;
 
 import io.sparkglm.backend.Backend;
 import io.sparkglm.backend.BackendOptions;
+import io.sparkglm.backend.BackendProvider;
 import io.sparkglm.backend.Backends;
 import io.sparkglm.backend.KvCacheType;
 import io.sparkglm.backend.cpu.CpuBackend;
@@ -56,7 +57,40 @@ public final class Engine implements AutoCloseable {
 
     /** {@link #chooseKvCache(EngineOptions, ModelConfig, long)} with the KV memory an engine on this checkpoint would have. */
     public static KvCacheChoice chooseKvCache(EngineOptions options, Checkpoint checkpoint) {
-        return chooseKvCache(options, checkpoint.config(), KvMemory.of(options.kvCacheMemory(), weightBytes(checkpoint)).limit());
+        long weights = weightBytes(checkpoint);
+        String backendName = Backends.resolveName(options.backend());
+        if (!options.kvCacheType().equals(KvCacheType.AUTO) || backendName.equals("cpu")) {
+            return chooseKvCache(options, checkpoint.config(), KvMemory.of(options.kvCacheMemory(), weights).limit());
+        }
+        BackendProvider.DeviceInfo device = Backends.device(backendName, options.device());
+        return device == null ? new KvCacheChoice("f32", "auto: the " + backendName + " backend reports no device; f32")
+                : chooseDeviceKvCache(options, checkpoint.config(), weights, device);
+    }
+
+    /**
+     * "auto" on a device backend: f32, f16, then q8_0, the first whose device plan (weights as stored, one KV slot
+     * per batch row of the backend's slot context) fits the device's usable memory; else the smallest, and the
+     * backend refuses to open with the numbers.
+     */
+    static KvCacheChoice chooseDeviceKvCache(EngineOptions options, ModelConfig config, long weightBytes,
+                                             BackendProvider.DeviceInfo device) {
+        int context = DevicePlan.slotContext(config, options.maxContext());
+        boolean q8 = config.kvDim() % KvCacheType.Q8_0_BLOCK == 0;
+        StringBuilder tried = new StringBuilder();
+        for (KvCacheType t : KvCacheType.values()) {
+            if (t == KvCacheType.Q8_0 && !q8) continue;
+            DevicePlan plan = DevicePlan.of(config, weightBytes, t, options.maxBatch(), context);
+            if (!tried.isEmpty()) tried.append(", ");
+            tried.append(t.id()).append(' ').append(MemoryEstimate.human(plan.total()));
+            if (plan.fits(device.memoryBytes())) {
+                return new KvCacheChoice(t.id(), "auto: " + options.maxBatch() + " x " + context + " tokens on " + device.name()
+                        + " need " + tried + " of its " + MemoryEstimate.human(device.memoryBytes()));
+            }
+        }
+        String smallest = q8 ? "q8_0" : "f16";
+        return new KvCacheChoice(smallest, "auto: no type fits " + options.maxBatch() + " x " + context + " tokens on "
+                + device.name() + " (" + tried + " of " + MemoryEstimate.human(device.memoryBytes()) + "); " + smallest
+                + " is the smallest");
     }
 
     private static long weightBytes(Checkpoint checkpoint) {
@@ -69,17 +103,12 @@ public final class Engine implements AutoCloseable {
     }
 
     /**
-     * Resolves {@code options.kvCacheType()} for a model: "auto" tries f32, f16, then q8_0 against {@code kvLimit}
-     * bytes (the engine's KV memory), with the cpu backend's cache sizes; where none fits it takes the smallest and
-     * the engine's admission refuses, with the numbers, each row whose own cache cannot fit. A device backend keeps
-     * its cache in f32 (sized when it opens), so "auto" means f32 there.
+     * Resolves {@code options.kvCacheType()} for a model on the cpu backend: "auto" tries f32, f16, then q8_0 against
+     * {@code kvLimit} bytes (the engine's KV memory), with the cpu backend's cache sizes; where none fits it takes the
+     * smallest and the engine's admission refuses, with the numbers, each row whose own cache cannot fit.
      */
     public static KvCacheChoice chooseKvCache(EngineOptions options, ModelConfig config, long kvLimit) {
         if (!options.kvCacheType().equals(KvCacheType.AUTO)) return new KvCacheChoice(options.kvCacheType(), "as configured");
-        String backendName = Backends.resolveName(options.backend());
-        if (!backendName.equals("cpu")) {
-            return new KvCacheChoice("f32", "auto: the " + backendName + " backend keeps its KV cache in f32");
-        }
         int context = cappedContext(options, config);
         boolean q8 = config.kvDim() % KvCacheType.Q8_0_BLOCK == 0;
         StringBuilder tried = new StringBuilder();
@@ -106,7 +135,7 @@ public final class Engine implements AutoCloseable {
         try {
             GlmTokenizer tokenizer = GlmTokenizer.load(options.model());
             KvMemory kvMemory = KvMemory.of(options.kvCacheMemory(), weightBytes(checkpoint));
-            KvCacheChoice kvCache = chooseKvCache(options, checkpoint.config(), kvMemory.limit());
+            KvCacheChoice kvCache = chooseKvCache(options, checkpoint);
             if (options.kvCacheType().equals(KvCacheType.AUTO)) {
                 System.getLogger(Engine.class.getName()).log(System.Logger.Level.INFO,
                         "glm: KV cache " + kvCache.type() + " (" + kvCache.reason() + ")");

@@ -73,6 +73,30 @@ class KvCacheTypesTest {
         assertEquals("f16", Engine.chooseKvCache(o.withMaxContext(0), odd, 1).type());
     }
 
+    /** On a GPU the device plan decides: the 1M model with Q8_0 weights at 1M tokens takes f16 on 141 GiB, q8_0 on 80. */
+    @Test
+    void autoOnADevicePicksTheFirstTypeWhosePlanFits() {
+        ModelConfig c = new ModelConfig("chatglm", 40, 4096, 13696, 32, 4, 128, 64, 1e8, 1_048_576, 151552, 1.5625e-7f, true);
+        long q8Weights = 10_078_175_232L;
+        EngineOptions o = EngineOptions.defaults(SharedFiles.tinyF32()).withKvCacheType("auto").withMaxBatch(1)
+                .withMaxContext(1_048_576);
+        long gib = 1L << 30;
+        var h200 = new io.sparkglm.backend.BackendProvider.DeviceInfo("H200", 141 * gib, 0);
+        var h100 = new io.sparkglm.backend.BackendProvider.DeviceInfo("H100", 80 * gib, 0);
+        var small = new io.sparkglm.backend.BackendProvider.DeviceInfo("small", 24 * gib, 0);
+        Engine.KvCacheChoice onH200 = Engine.chooseDeviceKvCache(o, c, q8Weights, h200);
+        assertEquals("f16", onH200.type(), onH200.reason());
+        assertTrue(onH200.reason().contains("1 x 1048576 tokens on H200 need f32 "), onH200.reason());
+        assertEquals("q8_0", Engine.chooseDeviceKvCache(o, c, q8Weights, h100).type());
+        Engine.KvCacheChoice none = Engine.chooseDeviceKvCache(o, c, q8Weights, small);
+        assertEquals("q8_0", none.type());
+        assertTrue(none.reason().contains("no type fits 1 x 1048576 tokens on small"), none.reason());
+        // without a context cap the device reserves DevicePlan's default slot: 4096 tokens, and f32 fits anywhere
+        assertEquals("f32", Engine.chooseDeviceKvCache(o.withMaxContext(0), c, q8Weights, small).type());
+        assertEquals(DevicePlan.DEFAULT_SLOT_CONTEXT, DevicePlan.slotContext(c, 0));
+        assertEquals(100_000, DevicePlan.slotContext(c, 100_000));
+    }
+
     @Test
     void autoInAnEngineResolvesAndAdmissionStillRefusesWithNumbers() {
         // the tiny model: 3 layers, kvDim 64; context capped to 2048, one sequence: f32 needs 3 MiB, q8_0 816 KiB

@@ -4,6 +4,7 @@ import io.sparkglm.backend.Backend;
 import io.sparkglm.backend.BackendOptions;
 import io.sparkglm.backend.BackendProvider;
 import io.sparkglm.backend.KvCacheType;
+import io.sparkglm.generate.DevicePlan;
 import io.sparkglm.model.Checkpoint;
 import uk.ac.manchester.tornado.api.TornadoExecutionPlan;
 import uk.ac.manchester.tornado.api.common.TornadoDevice;
@@ -83,7 +84,8 @@ public final class TornadoBackendProvider implements BackendProvider {
         thread.setContextClassLoader(TornadoBackendProvider.class.getClassLoader());
         try {
             TornadoDevice d = index >= 0 ? TornadoExecutionPlan.getDevice(0, index) : TornadoExecutionPlan.DEFAULT_DEVICE;
-            return new DeviceInfo(d.getPhysicalDevice().getDeviceName(), d.getMaxGlobalMemory(), d.getMaxAllocMemory());
+            long usable = Math.min(d.getMaxGlobalMemory(), TornadoBackend.tornadoMemoryLimit());   // TornadoVM caps a JVM's share
+            return new DeviceInfo(d.getPhysicalDevice().getDeviceName(), usable, d.getMaxAllocMemory());
         } finally {
             thread.setContextClassLoader(previous);
         }
@@ -95,9 +97,7 @@ public final class TornadoBackendProvider implements BackendProvider {
         if (!reason.isEmpty()) throw new IllegalStateException("backend 'tornado' cannot run here: " + reason);
         // One KV slot per live sequence, so the engine's batch never finds the device full.
         int slots = Integer.getInteger(SLOTS_PROPERTY, options.maxSequences() > 0 ? options.maxSequences() : 4);
-        int modelContext = checkpoint.config().contextLength();
-        int context = Integer.getInteger(CONTEXT_PROPERTY,
-                options.maxContext() > 0 ? Math.min(options.maxContext(), modelContext) : Math.min(modelContext, 4096));
+        int context = Integer.getInteger(CONTEXT_PROPERTY, DevicePlan.slotContext(checkpoint.config(), options.maxContext()));
         int maxStepTokens = Integer.getInteger(MAX_STEP_TOKENS_PROPERTY, 256);
         int logitRows = Integer.getInteger(LOGIT_ROWS_PROPERTY, 16);
         if (slots < 1 || context < 1 || maxStepTokens < 1 || logitRows < 1) {
