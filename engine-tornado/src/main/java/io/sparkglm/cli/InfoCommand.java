@@ -85,8 +85,8 @@ final class InfoCommand implements Callable<Integer> {
     int device;
 
     @Option(names = "--weights-type",
-            description = "For a folder with config.json only: the type to estimate the weights in: q8_0, bf16, f16 or "
-                    + "f32 (default: the config's torch_dtype).")
+            description = "For a folder with config.json only: the type to estimate the weights in: q8_0, q5_1, q5_0, "
+                    + "q4_0, bf16, f16 or f32 (default: the config's torch_dtype).")
     String weightsType;
 
     @Override
@@ -103,7 +103,7 @@ final class InfoCommand implements Callable<Integer> {
             String how = weightsType != null ? "--weights-type" : "the config's torch_dtype";
             if (type == null) {
                 throw new IllegalArgumentException("config.json names no torch_dtype (bfloat16, float16, float32): "
-                        + "give --weights-type q8_0|bf16|f16|f32 to estimate the weights");
+                        + "give --weights-type q8_0|q5_1|q5_0|q4_0|bf16|f16|f32 to estimate the weights");
             }
             long bytes = MemoryEstimate.estimatedWeightBytes(c, type);
             out.println("model:        " + model + " (config.json only, no weights)");
@@ -140,14 +140,18 @@ final class InfoCommand implements Callable<Integer> {
     static GgmlType weightsType(String name) {
         return switch (name.strip().toLowerCase(Locale.ROOT)) {
             case "q8_0" -> GgmlType.Q8_0;
+            case "q5_1" -> GgmlType.Q5_1;
+            case "q5_0" -> GgmlType.Q5_0;
+            case "q4_0" -> GgmlType.Q4_0;
             case "bf16" -> GgmlType.BF16;
             case "f16" -> GgmlType.F16;
             case "f32" -> GgmlType.F32;
-            default -> throw new IllegalArgumentException("--weights-type must be q8_0, bf16, f16 or f32, not '" + name + "'");
+            default -> throw new IllegalArgumentException("--weights-type must be q8_0, q5_1, q5_0, q4_0, bf16, f16 or f32, not '"
+                    + name + "'");
         };
     }
 
-    /** The layers' matrix type whose prepared inputs take the most heap (Q8_0 > K-quants > float types). */
+    /** The layers' matrix type whose prepared inputs take the most heap (Q8_0 > K-quants > Q5_1 > float types). */
     private static GgmlType layerMatrixType(Checkpoint checkpoint) {
         ModelTensors.Layer l = ModelTensors.of(checkpoint).layers().getFirst();
         GgmlType best = null;
@@ -159,8 +163,9 @@ final class InfoCommand implements Callable<Integer> {
 
     private static int rank(GgmlType t) {
         return switch (MemoryPlan.activationFormat(t)) {
-            case Q8_0 -> 2;
-            case Q8_K -> 1;
+            case Q8_0 -> 3;
+            case Q8_K -> 2;
+            case Q8_1 -> 1;
             default -> 0;
         };
     }

@@ -40,7 +40,7 @@ final class MakeTinyCommand implements Callable<Integer> {
     @Option(names = "--vocab", description = "Embedding rows (default: 384, or the token count of --vocab-from).") Integer vocab;
     @Option(names = "--rope-base", defaultValue = "5e6") double ropeBase;
     @Option(names = "--context", defaultValue = "131072") int context;
-    @Option(names = "--type", defaultValue = "f32", description = "2-D weight type: f32, f16, bf16, q8_0 (gguf only).") String type;
+    @Option(names = "--type", defaultValue = "f32", description = "2-D weight type: f32, f16, bf16, q8_0, q5_1, q5_0 (gguf only).") String type;
     @Option(names = "--seed", defaultValue = "1") long seed;
     @Option(names = "--shards", defaultValue = "1", description = "Safetensors shards for --format hf.") int shards;
     @Option(names = "--vocab-from", description = "Copy tokenizer.ggml.* from this GGUF (e.g. the oracle's tiny model).") Path vocabFrom;
@@ -66,7 +66,9 @@ final class MakeTinyCommand implements Callable<Integer> {
             case "f16" -> GgmlType.F16;
             case "bf16" -> GgmlType.BF16;
             case "q8_0" -> GgmlType.Q8_0;
-            default -> throw new ParameterException(spec.commandLine(), "--type must be f32, f16, bf16 or q8_0: " + type);
+            case "q5_1" -> GgmlType.Q5_1;
+            case "q5_0" -> GgmlType.Q5_0;
+            default -> throw new ParameterException(spec.commandLine(), "--type must be f32, f16, bf16, q8_0, q5_1 or q5_0: " + type);
         };
         int rows = vocab != null ? vocab : vocabFrom != null ? tokenCount(vocabFrom) : 384;
         var tiny = new TinyModels.Spec(hidden, layers, heads, kvHeads, ffn, rows, ropeBase, weightType, seed, context);

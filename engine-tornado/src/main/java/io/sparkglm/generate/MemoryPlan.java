@@ -55,7 +55,8 @@ public record MemoryPlan(ModelConfig config, long weights, KvCacheType kvType, i
             case F32 -> ActivationFormat.F32;
             case F16 -> ActivationFormat.F16;
             case BF16 -> ActivationFormat.BF16;
-            case Q8_0, Q4_0 -> ActivationFormat.Q8_0;
+            case Q8_0, Q4_0, Q5_0 -> ActivationFormat.Q8_0;
+            case Q5_1 -> ActivationFormat.Q8_1;
             case Q4_K, Q5_K, Q6_K -> ActivationFormat.Q8_K;
         };
     }

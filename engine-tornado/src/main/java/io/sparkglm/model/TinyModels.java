@@ -159,6 +159,46 @@ public final class TinyModels {
     }
 
     /**
+     * {@code source} with some tensors stored in another type, as llama-quantize mixes types (a Q4_K_M file keeps
+     * GLM-4's ffn_down in Q5_0): each tensor for which {@code typeOf} names a type other than its own is decoded
+     * ({@link Quantization#dequantize}) and encoded again in that type; every other tensor and all metadata are
+     * copied as they are. Decoding to F32 is exact, so a quantized tensor made F32 holds the very values its blocks did.
+     */
+    public static void retype(Path source, Path out, java.util.function.Function<String, GgmlType> typeOf) throws IOException {
+        try (GgufCheckpoint checkpoint = GgufCheckpoint.open(source)) {
+            GgufFile file = checkpoint.gguf();
+            GgufWriter w = new GgufWriter();
+            for (String key : file.metadata().keySet()) {
+                w.copy(file, key);
+            }
+            for (WeightTensor t : checkpoint.tensors().values()) {
+                GgmlType type = typeOf.apply(t.name());
+                if (type == null || type == t.type()) {
+                    w.addTensor(t.name(), t.type(), t.shape(), TensorBytes.of(t.data()));
+                    continue;
+                }
+                if (!Quantization.canDequantize(t.type())) {
+                    throw new IllegalArgumentException("tensor " + t.name() + ": decoding " + t.type() + " is not implemented");
+                }
+                w.addTensor(t.name(), type, t.shape(), new TensorBytes() {
+                    @Override
+                    public long byteSize() { return type.byteSize(t.elementCount()); }
+
+                    @Override
+                    public void writeTo(WritableByteChannel channel) throws IOException {
+                        int cols = t.cols();
+                        for (long row = 0; row < t.elementCount() / cols; row++) {
+                            float[] values = Quantization.dequantize(t.type(), t.data(), row * cols, cols);
+                            TensorBytes.writeFully(channel, ByteBuffer.wrap(Quantization.encode(type, values)));
+                        }
+                    }
+                });
+            }
+            w.write(out);
+        }
+    }
+
+    /**
      * Pads a copied vocabulary with {@code [PADn]} tokens of type UNUSED up to the embedding's rows, as llama.cpp's
      * converter pads GLM-4's 151,343 tokens to 151,552: llama.cpp takes its vocabulary size from the token list and
      * refuses a token_embd with more rows ("wrong shape").
@@ -248,6 +288,8 @@ public final class TinyModels {
             case F16 -> 1;
             case Q4_0 -> 2;
             case Q8_0 -> 7;
+            case Q5_0 -> 8;
+            case Q5_1 -> 9;
             case BF16 -> 32;
             default -> throw new IllegalArgumentException("no file type for " + type);
         };

@@ -14,7 +14,8 @@ import java.util.Objects;
  * cache line past {@code cols} so that tokens read side by side do not fall into the same cache sets
  * (4096 floats apart they would); for quantized formats the
  * scale of block {@code b} (32 or 256 columns) of token {@code t} is {@code scales[t * (cols / block) + b]},
- * and for Q8_K the sum of the 16 quants of group {@code g} is {@code bsums[t * (cols / 16) + g]}.
+ * for Q8_K the sum of the 16 quants of group {@code g} is {@code bsums[t * (cols / 16) + g]}, and for Q8_1
+ * block {@code b}'s {@code s = fp16(d * sum q)} is {@code sums[t * (cols / 32) + b]}.
  *
  * <p>An instance is not thread-safe to {@link #load}, but any number of threads may read it at once.
  */
@@ -30,6 +31,8 @@ public final class Activations {
     final float[] values;
     final float[] scales;
     final float[] bsums;
+    /** Q8_1: per block of 32, {@code d * sum(q)} rounded to fp16 (ggml's {@code block_q8_1.s}). */
+    final float[] sums;
     /** Q8_0: the quantized values again as int16 (the one-token kernel multiplies in int16). */
     final short[] quants;
     /**
@@ -56,9 +59,9 @@ public final class Activations {
         this.capacity = capacity;
         this.cols = cols;
         this.values = new float[(int) padded];
-        this.scales = format == ActivationFormat.Q8_0 || format == ActivationFormat.Q8_K
-                ? new float[(int) (size / format.blockSize())] : new float[0];
+        this.scales = quantized() ? new float[(int) (size / format.blockSize())] : new float[0];
         this.bsums = format == ActivationFormat.Q8_K ? new float[(int) (size / 16)] : new float[0];
+        this.sums = format == ActivationFormat.Q8_1 ? new float[(int) (size / 32)] : new float[0];
         this.quants = format == ActivationFormat.Q8_0 ? new short[(int) padded] : new short[0];
         this.pairs = format == ActivationFormat.Q8_0 ? new float[(int) padded] : new float[0];
     }
@@ -119,7 +122,7 @@ public final class Activations {
     }
 
     private boolean quantized() {
-        return format == ActivationFormat.Q8_0 || format == ActivationFormat.Q8_K;
+        return format == ActivationFormat.Q8_0 || format == ActivationFormat.Q8_1 || format == ActivationFormat.Q8_K;
     }
 
     private synchronized float[] denseArray() {
@@ -170,6 +173,10 @@ public final class Activations {
                 int blocks = cols / 32;
                 for (int b = 0; b < blocks; b++) quantizeQ8_0Block(x, from + b * 32, to + b * 32, t * blocks + b);
             }
+            case Q8_1 -> {
+                int blocks = cols / 32;
+                for (int b = 0; b < blocks; b++) quantizeQ8_1Block(x, from + b * 32, to + b * 32, t * blocks + b);
+            }
             case Q8_K -> {
                 int blocks = cols / 256;
                 for (int b = 0; b < blocks; b++) quantizeQ8_KBlock(x, from + b * 256, to + b * 256, t * blocks + b);
@@ -192,7 +199,7 @@ public final class Activations {
         float v = values[token * stride + col];
         return switch (format) {
             case F32, F16, BF16 -> v;
-            case Q8_0, Q8_K -> v * scales[(token * cols + col) / format.blockSize()];
+            case Q8_0, Q8_1, Q8_K -> v * scales[(token * cols + col) / format.blockSize()];
         };
     }
 
@@ -210,6 +217,26 @@ public final class Activations {
             int chunk = i / (2 * lanes) * (2 * lanes), within = i % (2 * lanes);
             pairs[base + chunk + (within % 2) * lanes + within / 2] = values[base + i];
         }
+    }
+
+    /**
+     * ggml's quantize_row_q8_1 (x86 path): the quants and fp16 scale of {@link #quantizeQ8_0Block}, and
+     * {@code s = fp16(d * sum q)} with the integer sum of the 32 quants and d = amax/127 before its fp16 rounding
+     * (quantize_row_q8_1_ref computes the same s, but rounds quants half away from zero: the CPU backend does not).
+     */
+    private void quantizeQ8_1Block(float[] x, int from, int base, int block) {
+        float amax = 0f;
+        for (int i = 0; i < 32; i++) amax = Math.max(amax, Math.abs(x[from + i]));
+        float d = amax / 127f;
+        float id = amax != 0f ? 127f / amax : 0f;
+        scales[block] = roundToFp16(d);
+        int sum = 0;
+        for (int i = 0; i < 32; i++) {
+            float q = (float) Math.rint(x[from + i] * id) + 0f;
+            values[base + i] = q;
+            sum += (int) q;
+        }
+        sums[block] = roundToFp16(d * sum);
     }
 
     /** ggml's quantize_row_q8_K_ref: scale from the signed value of largest magnitude, d = 1/iscale, bsums per 16. */

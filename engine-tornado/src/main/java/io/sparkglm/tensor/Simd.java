@@ -10,6 +10,7 @@ import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /** The vector shapes and little-endian loads every kernel shares. */
@@ -30,6 +31,7 @@ final class Simd {
 
     static final ValueLayout.OfShort FP16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     /** The fp16 at {@code offset}, exactly as a float. */
     static float fp16(MemorySegment s, long offset) {
@@ -110,5 +112,27 @@ final class Simd {
     /** The high nibble of each byte, 0..15. */
     static ByteVector high(ByteVector b) {
         return b.lanewise(VectorOperators.LSHR, 4);
+    }
+
+    /** Lane i takes byte i / 8: each of the 8-lane groups reads its own byte of 8 fifth bits. */
+    private static final VectorShuffle<Byte> BYTE_PER_8_LANES = VectorShuffle.fromOp(B, i -> i / 8);
+    /** Lane i tests bit i % 8 of its byte. */
+    private static final ByteVector BIT_OF_LANE = ByteVector.fromArray(B, bitOfLane(), 0);
+
+    private static byte[] bitOfLane() {
+        byte[] bits = new byte[B.length()];
+        for (int i = 0; i < bits.length; i++) bits[i] = (byte) (1 << (i % 8));
+        return bits;
+    }
+
+    /**
+     * Bits {@code j .. j + L} of the little-endian 32-bit field at {@code qh} (Q5_0's and Q5_1's fifth bits), as a
+     * mask: lane i set when bit {@code j + i} is. {@code j} must be a multiple of 8 (it is: L is 8 or 16, a byte
+     * vector of fewer than 8 lanes does not exist). Reads L bytes from {@code qh + j / 8}, so L - 4 bytes past the
+     * field: the nibbles that follow it in the block.
+     */
+    static VectorMask<Byte> fifthBits(MemorySegment s, long qh, int j) {
+        ByteVector spread = bytes(s, qh + j / 8).rearrange(BYTE_PER_8_LANES);
+        return spread.and(BIT_OF_LANE).compare(VectorOperators.NE, 0);
     }
 }

@@ -16,7 +16,7 @@ import java.util.Objects;
  * Rows are indices of this matrix (of the whole stack for a {@link StackedMatrix}). Several threads may
  * call matmul at once on disjoint row ranges; the kernels allocate nothing.
  */
-public abstract sealed class WeightMatrix permits F32Matrix, F16Matrix, BF16Matrix, Q8_0Matrix, Q4_0Matrix, Q4_KMatrix, Q5_KMatrix, Q6_KMatrix,
+public abstract sealed class WeightMatrix permits F32Matrix, F16Matrix, BF16Matrix, Q8_0Matrix, Q4_0Matrix, Q5_0Matrix, Q5_1Matrix, Q4_KMatrix, Q5_KMatrix, Q6_KMatrix,
         StackedMatrix {
 
     private final int rows;
@@ -62,6 +62,8 @@ public abstract sealed class WeightMatrix permits F32Matrix, F16Matrix, BF16Matr
             case BF16 -> new BF16Matrix(data, rows, cols);
             case Q8_0 -> new Q8_0Matrix(data, rows, cols);
             case Q4_0 -> new Q4_0Matrix(data, rows, cols);
+            case Q5_0 -> new Q5_0Matrix(data, rows, cols);
+            case Q5_1 -> new Q5_1Matrix(data, rows, cols);
             case Q4_K -> new Q4_KMatrix(data, rows, cols);
             case Q5_K -> new Q5_KMatrix(data, rows, cols);
             case Q6_K -> new Q6_KMatrix(data, rows, cols);

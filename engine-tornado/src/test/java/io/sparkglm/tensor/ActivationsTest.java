@@ -33,6 +33,38 @@ class ActivationsTest {
         assertEquals(0f, a.get(0, 40));
     }
 
+    /**
+     * x86 quantize_row_q8_1: Q8_0's quants and fp16 d (rint of x * 127/amax), and s = fp16(d * sum q) with d the
+     * float amax/127 before its fp16 rounding, the integer sum of the block's 32 quants.
+     */
+    @Test
+    void q8_1MatchesGgmlQuantizeRowQ8_1() {
+        Random rnd = new Random(13);
+        int n = 3, cols = 256;
+        float[] x = TestFormats.randomActivations(n, cols, rnd);
+        for (int i = 0; i < 32; i++) x[64 + i] = 0f; // an all-zero block: d = 0, q = 0, s = 0
+        for (int i = 0; i < 32; i++) x[128 + i] = 0.25f + i / 64f; // one sign: a large sum
+        Activations a = Activations.prepare(ActivationFormat.Q8_1, x, 0, n, cols);
+        Activations q8_0 = Activations.prepare(ActivationFormat.Q8_0, x, 0, n, cols);
+        for (int b = 0; b < n * cols / 32; b++) {
+            float amax = 0;
+            for (int i = 0; i < 32; i++) amax = Math.max(amax, Math.abs(x[b * 32 + i]));
+            float d = amax / 127f;
+            assertEquals(q8_0.scales[b], a.scales[b], "scale of block " + b);
+            long sum = 0;
+            for (int i = 0; i < 32; i++) {
+                assertEquals(q8_0.values[at(a, b * 32 + i)], a.values[at(a, b * 32 + i)], "quant " + i + " of block " + b);
+                sum += (long) a.values[at(a, b * 32 + i)];
+            }
+            double s = Float.float16ToFloat(Float.floatToFloat16((float) ((double) d * sum)));
+            assertEquals(s, a.sums[b], "s of block " + b + " (sum " + sum + ")");
+        }
+        assertEquals(0f, a.sums[2]);
+        assertTrue(Math.abs(a.sums[4] - 15.75) < 0.05, "block 4's s (sum of x 15.75): " + a.sums[4]);
+        assertEquals(0f, a.get(0, 70));
+        assertEquals(q8_0.get(1, 5), a.get(1, 5));
+    }
+
     @Test
     void q8_KMatchesGgmlQuantizeRowQ8_KRef() {
         Random rnd = new Random(4);
@@ -132,5 +164,6 @@ class ActivationsTest {
             }
         }
         assertTrue(java.util.Arrays.equals(sequential.bsums, parallel.bsums), format + " bsums");
+        assertTrue(java.util.Arrays.equals(sequential.sums, parallel.sums), format + " sums");
     }
 }

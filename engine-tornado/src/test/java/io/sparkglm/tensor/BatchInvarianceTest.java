@@ -24,7 +24,7 @@ class BatchInvarianceTest {
     static int[] colsFor(GgmlType type) {
         return switch (type) {
             case F32, F16, BF16 -> new int[] {77, 112, 131};
-            case Q8_0, Q4_0 -> new int[] {160};
+            case Q8_0, Q4_0, Q5_0, Q5_1 -> new int[] {160};
             default -> new int[] {512};
         };
     }

@@ -18,7 +18,7 @@ import java.util.Random;
 public final class KernelBench {
 
     public static void main(String[] args) {
-        String formats = "F32,F16,BF16,Q8_0,Q4_0,Q4_K,Q5_K,Q6_K";
+        String formats = "F32,F16,BF16,Q8_0,Q4_0,Q5_0,Q5_1,Q4_K,Q5_K,Q6_K";
         double seconds = 1;
         int[] tokens = {1, 64};
         for (String a : args) {
@@ -89,8 +89,8 @@ public final class KernelBench {
                 case F32 -> s.set(ValueLayout.JAVA_FLOAT_UNALIGNED, at, (float) rnd.nextGaussian());
                 case F16 -> s.set(half, at, Float.floatToFloat16((float) rnd.nextGaussian()));
                 case BF16 -> s.set(half, at, (short) (Float.floatToRawIntBits((float) rnd.nextGaussian()) >>> 16));
-                case Q8_0, Q4_0 -> s.set(half, at, scale);
-                case Q4_K, Q5_K -> { s.set(half, at, scale); s.set(half, at + 2, scale); }
+                case Q8_0, Q4_0, Q5_0 -> s.set(half, at, scale);
+                case Q5_1, Q4_K, Q5_K -> { s.set(half, at, scale); s.set(half, at + 2, scale); }
                 case Q6_K -> s.set(half, at + 208, scale);
             }
         }

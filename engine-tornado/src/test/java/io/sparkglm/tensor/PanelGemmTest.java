@@ -25,7 +25,7 @@ class PanelGemmTest {
     static int[] colsFor(GgmlType type) {
         return switch (type) {
             case F32, F16, BF16 -> new int[] {77, PanelGemm.COLUMN_BLOCK, 300};
-            case Q8_0, Q4_0 -> new int[] {32, 160, 320};
+            case Q8_0, Q4_0, Q5_0, Q5_1 -> new int[] {32, 160, 320};
             default -> new int[] {256, 512};
         };
     }

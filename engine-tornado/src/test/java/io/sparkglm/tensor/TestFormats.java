@@ -41,6 +41,8 @@ final class TestFormats {
                 case BF16 -> randomBf16(block, row, rnd);
                 case Q8_0 -> randomQ8_0(block, row, rnd);
                 case Q4_0 -> randomQ4_0(block, row, rnd);
+                case Q5_0 -> randomQ5(block, row, rnd, false);
+                case Q5_1 -> randomQ5(block, row, rnd, true);
                 case Q4_K -> randomQ4_K(block, row, rnd, false);
                 case Q5_K -> randomQ4_K(block, row, rnd, true);
                 case Q6_K -> randomQ6_K(block, row, rnd);
@@ -136,6 +138,34 @@ final class TestFormats {
                 row.set(blk * 32 + i, d * (q[i] - 8));
             }
             for (int j = 0; j < 16; j++) at.putByte(2 + j, q[j] | q[j + 16] << 4);
+        }
+    }
+
+    /**
+     * block_q5_0 (22 bytes: fp16 d, uint32 qh, qs[16]; value = d * (q - 16)) or block_q5_1 (24 bytes: fp16 d,
+     * fp16 m, uint32 qh, qs[16]; value = d * q + m), 5-bit q: value j's low four bits are the low nibble of qs[j],
+     * value j+16's the high nibble; bit j of the little-endian qh is value j's fifth bit, bit j+16 value j+16's.
+     */
+    private static void randomQ5(Block b, Row row, Random rnd, boolean withMin) {
+        int blockBytes = withMin ? 24 : 22, qhAt = withMin ? 4 : 2;
+        for (int blk = 0; blk < row.cols() / 32; blk++) {
+            Block at = b.at(blk * blockBytes);
+            double d = fp16Scale(at, 0, rnd), m = 0;
+            if (withMin) {
+                short h = Float.floatToFloat16((float) ((rnd.nextBoolean() ? -1 : 1) * magnitude(rnd) / 4));
+                at.putShort(2, h);
+                m = Float.float16ToFloat(h);
+            }
+            int[] q = new int[32];
+            long qh = 0;
+            for (int i = 0; i < 32; i++) {
+                q[i] = rnd.nextInt(32);
+                qh |= (long) (q[i] >> 4) << i;
+                double v = withMin ? d * q[i] + m : d * (q[i] - 16);
+                row.set(blk * 32 + i, v, withMin ? Math.abs(d * q[i]) + Math.abs(m) : Math.abs(v));
+            }
+            at.putInt(qhAt, (int) qh);
+            for (int j = 0; j < 16; j++) at.putByte(qhAt + 4 + j, (q[j] & 15) | (q[j + 16] & 15) << 4);
         }
     }
 

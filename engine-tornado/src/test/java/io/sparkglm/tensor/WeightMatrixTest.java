@@ -31,7 +31,7 @@ class WeightMatrixTest {
         return switch (type) {
             case F32 -> 83;      // not a multiple of the vector length: exercises the tails
             case F16, BF16 -> 77;
-            case Q8_0, Q4_0 -> 160;
+            case Q8_0, Q4_0, Q5_0, Q5_1 -> 160;
             default -> 512;
         };
     }
@@ -71,6 +71,7 @@ class WeightMatrixTest {
                         exact += m.decoded()[r][c] * x.get(t, c);
                         scale += m.magnitude()[r][c] * Math.abs(x.get(t, c));
                     }
+                    if (x.format() == ActivationFormat.Q8_1) exact += q8_1SumCorrection(m, r, x, t);
                     assertEquals(exact, out[t * stride + r], 1e-5 * scale + 1e-30,
                             type + " n=" + n + " token " + t + " row " + r);
                 }
@@ -99,7 +100,10 @@ class WeightMatrixTest {
                     for (int c = c0; c < c0 + block; c++) {
                         double wv = m.decoded()[r][c], xv = raw[t * w.cols() + c];
                         exact += wv * xv;
-                        bound += Math.abs(wv) * activationError(w.activationFormat(), xv, amax)
+                        // with Q8_1 the min's term m * s carries the activations' error whatever d*q + m is: bound by
+                        // |d*q| + |m| (the magnitude) rather than |d*q + m|
+                        double weight = w.activationFormat() == ActivationFormat.Q8_1 ? m.magnitude()[r][c] : Math.abs(wv);
+                        bound += weight * activationError(w.activationFormat(), xv, amax)
                                 + 1e-5 * m.magnitude()[r][c] * Math.abs(xv);
                     }
                 }
@@ -110,6 +114,26 @@ class WeightMatrixTest {
         }
     }
 
+    /**
+     * Q5_1 against Q8_1 (ggml_vec_dot_q5_1_q8_1) takes each block's {@code m * sum x} from the activations' stored
+     * {@code s = fp16(d_x * sum q_x)}, not from the dequantized values: the float64 sum over {@code decoded * x.get}
+     * (which has {@code m * fp16(d_x) * sum q_x}) needs {@code m * (s - fp16(d_x) * sum q_x)} added per block. The
+     * block's m is read from the bytes (fp16 at offset 2 of each 24-byte block).
+     */
+    static double q8_1SumCorrection(TestFormats.Matrix m, int r, Activations x, int t) {
+        assertEquals(GgmlType.Q5_1, m.type());
+        int blocks = m.cols() / 32;
+        double correction = 0;
+        for (int b = 0; b < blocks; b++) {
+            int at = (int) (r * m.type().byteSize(m.cols())) + 24 * b + 2;
+            double min = Float.float16ToFloat((short) ((m.bytes()[at] & 0xff) | m.bytes()[at + 1] << 8));
+            double fromScale = 0;
+            for (int c = 32 * b; c < 32 * b + 32; c++) fromScale += x.get(t, c);
+            correction += min * (x.sums[t * blocks + b] - fromScale);
+        }
+        return correction;
+    }
+
     /** The largest change the activation format may make to one value {@code x} in a block with max |x| = amax. */
     static double activationError(ActivationFormat f, double x, double amax) {
         return switch (f) {
@@ -118,6 +142,8 @@ class WeightMatrixTest {
             case BF16 -> Math.abs(x) * 0x1p-8;
             // half a quantization step, plus the fp16 rounding of the scale (relative 2^-11 of |x|)
             case Q8_0 -> amax / 127 * 0.5 * 1.001 + Math.abs(x) * 0x1p-11;
+            // Q8_0's, and the block sum s's fp16 rounding (relative 2^-11 of |s| <= sum |x| plus half steps)
+            case Q8_1 -> amax / 127 * 0.5 * 1.002 + Math.abs(x) * 0x1p-10;
             case Q8_K -> amax / 127 * 0.5 * 1.001;
         };
     }

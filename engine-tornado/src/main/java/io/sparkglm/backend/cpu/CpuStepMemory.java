@@ -84,14 +84,15 @@ public final class CpuStepMemory {
     /**
      * Bytes of one {@link io.sparkglm.tensor.Activations} of {@code t} tokens x {@code cols}: values on a padded
      * stride of {@code cols + 16} floats; Q8_0 adds a scale per 32 values, the quants again as int16 and as
-     * de-interleaved floats; Q8_K a scale per 256 and a sum per 16; a prompt step's quantized input also keeps
-     * its dequantized ("dense") values for the panel kernel.
+     * de-interleaved floats; Q8_1 a scale and a sum per 32; Q8_K a scale per 256 and a sum per 16; a prompt step's
+     * quantized input also keeps its dequantized ("dense") values for the panel kernel.
      */
     public static long activationsBytes(ActivationFormat f, long t, int cols, boolean prompt) {
         long padded = t * (cols + 16L), size = t * cols;
         return 4 * padded + switch (f) {
             case F32, F16, BF16 -> 0;
             case Q8_0 -> 4 * (size / 32) + 2 * padded + 4 * padded + (prompt ? 4 * padded : 0);
+            case Q8_1 -> 4 * (size / 32) + 4 * (size / 32) + (prompt ? 4 * padded : 0);
             case Q8_K -> 4 * (size / 256) + 4 * (size / 16) + (prompt ? 4 * padded : 0);
         };
     }
