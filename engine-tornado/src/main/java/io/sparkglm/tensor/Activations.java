@@ -203,6 +203,33 @@ public final class Activations {
         };
     }
 
+    /**
+     * The stored value before its block scale: the rounded value (F16, BF16), the quant (Q8_0, Q8_K) or the
+     * value itself (F32). With {@link #blockScale} and {@link #groupSum} this is ggml's block layout, which other
+     * backends' kernels are checked against bit for bit.
+     */
+    public float quant(int token, int col) {
+        Objects.checkIndex(token, tokens);
+        Objects.checkIndex(col, cols);
+        return values[token * stride + col];
+    }
+
+    /** Quantized formats: the scale {@code d} of block {@code block} (32 or 256 columns) of token {@code token}. */
+    public float blockScale(int token, int block) {
+        if (!quantized()) throw new IllegalStateException(format + " activations have no block scales");
+        Objects.checkIndex(token, tokens);
+        Objects.checkIndex(block, cols / format.blockSize());
+        return scales[token * (cols / format.blockSize()) + block];
+    }
+
+    /** Q8_K: the sum of the 16 quants of group {@code group} of token {@code token} (ggml's bsums). */
+    public float groupSum(int token, int group) {
+        if (format != ActivationFormat.Q8_K) throw new IllegalStateException(format + " activations have no group sums");
+        Objects.checkIndex(token, tokens);
+        Objects.checkIndex(group, cols / 16);
+        return bsums[token * (cols / 16) + group];
+    }
+
     /** ggml's quantize_row_q8_0 (x86 path): d = amax/127 kept as fp16, q = rint(x * 127/amax). */
     private void quantizeQ8_0Block(float[] x, int from, int base, int block) {
         float amax = 0f;

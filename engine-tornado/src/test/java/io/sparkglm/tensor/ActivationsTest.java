@@ -87,7 +87,10 @@ class ActivationsTest {
                     sum += q;
                 }
                 assertEquals(sum, a.bsums[b * 16 + g], "bsum " + g + " of block " + b);
+                assertEquals(a.bsums[b * 16 + g], a.groupSum(b / 2, b % 2 * 16 + g), "groupSum accessor");
             }
+            assertEquals(a.scales[b], a.blockScale(b / 2, b % 2), "blockScale accessor");
+            for (int i = 0; i < 256; i++) assertEquals(a.values[at(a, b * 256 + i)], a.quant(b / 2, b % 2 * 256 + i), "quant accessor");
         }
     }
 

@@ -1,49 +1,69 @@
 package io.sparkglm.backend.tornado;
 
+import io.sparkglm.generate.DevicePlan;
 import io.sparkglm.model.Checkpoint;
 import io.sparkglm.model.GgmlType;
-import io.sparkglm.model.ModelTensors;
 import io.sparkglm.model.ModelFormatException;
+import io.sparkglm.model.ModelTensors;
 import io.sparkglm.model.WeightTensor;
+import io.sparkglm.tensor.ActivationFormat;
 import io.sparkglm.tensor.WeightMatrix;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
 import uk.ac.manchester.tornado.api.types.arrays.ByteArray;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
+import uk.ac.manchester.tornado.api.types.arrays.ShortArray;
+import uk.ac.manchester.tornado.api.types.arrays.TornadoNativeArray;
 
 /**
- * The model's weights as TornadoVM arrays, ready to be copied to the device once. Matrices keep their
- * storage when the kernels read it directly (F32, and Q8_0 as raw GGUF blocks); every other format (F16,
- * BF16 on devices without fp16, the K-quants, Q4_0) is dequantized to F32 at load time, which is exact
- * but takes 4 bytes per weight. Norms and biases are F32 vectors.
+ * The model's weights as TornadoVM arrays, ready to be copied to the device once, every matrix in its stored
+ * format, never widened: F32 as a {@link FloatArray}, F16 and BF16 as their 16-bit words in a {@link ShortArray},
+ * Q8_0, Q4_0, Q4_K, Q5_K and Q6_K as their GGUF blocks in a {@link ByteArray}; the kernels decode them
+ * ({@link MatrixKernels}). Norms and biases are F32 vectors.
+ *
+ * <p>Separate Q, K, V tensors (Hugging Face layout) of one type become one matrix, their raw rows one after
+ * another (rows are whole blocks); of different types they stay separate parts, each computed by its own
+ * task into its rows of the fused QKV output.
  */
 record DeviceWeights(DeviceMatrix tokenEmbedding, Layer[] layers, FloatArray outputNorm, DeviceMatrix output) {
 
-    /** One matrix {@code [rows, cols]}: a {@link FloatArray} (F32) or a {@link ByteArray} of Q8_0 blocks. */
-    record DeviceMatrix(GgmlType type, Object data, int rows, int cols) {
-
-        DeviceMatrix {
-            if (type != GgmlType.F32 && type != GgmlType.Q8_0) throw new IllegalArgumentException("device matrices are F32 or Q8_0, not " + type);
-        }
-
-        boolean quantized() { return type == GgmlType.Q8_0; }
+    /** One matrix {@code [rows, cols]} in its stored type: a FloatArray (F32), ShortArray (F16, BF16) or ByteArray (blocks). */
+    record DeviceMatrix(GgmlType type, TornadoNativeArray data, int rows, int cols) {
 
         FloatArray floats() { return (FloatArray) data; }
 
+        ShortArray halfs() { return (ShortArray) data; }
+
         ByteArray blocks() { return (ByteArray) data; }
 
+        /** How the kernels prepare this matrix's input (ggml's vec_dot_type, as the CPU backend). */
+        ActivationFormat activation() { return activationFormat(type); }
+
+        /** Bytes as stored. */
         long bytes() { return type.byteSize((long) rows * cols); }
     }
 
-    record Layer(FloatArray attnNorm, DeviceMatrix qkv, FloatArray qkvBias, DeviceMatrix attnOutput,
+    /** {@code qkv}: one matrix, or the parts of differing types whose rows make the fused QKV. */
+    record Layer(FloatArray attnNorm, List<DeviceMatrix> qkv, FloatArray qkvBias, DeviceMatrix attnOutput,
                  FloatArray ffnNorm, DeviceMatrix ffnGateUp, DeviceMatrix ffnDown) {}
 
-    /** Bytes the weights take on the device. */
+    static ActivationFormat activationFormat(GgmlType type) {
+        return switch (type) {
+            case F32 -> ActivationFormat.F32;
+            case F16 -> ActivationFormat.F16;
+            case BF16 -> ActivationFormat.BF16;
+            case Q8_0, Q4_0 -> ActivationFormat.Q8_0;
+            case Q4_K, Q5_K, Q6_K -> ActivationFormat.Q8_K;
+        };
+    }
+
+    /** Bytes the weights take on the device (matrices as stored, norms and biases F32). */
     long bytes() {
         long total = tokenEmbedding.bytes() + output.bytes() + 4L * outputNorm.getSize();
         for (Layer l : layers) {
-            total += l.qkv.bytes() + l.attnOutput.bytes() + l.ffnGateUp.bytes() + l.ffnDown.bytes()
+            for (DeviceMatrix part : l.qkv) total += part.bytes();
+            total += l.attnOutput.bytes() + l.ffnGateUp.bytes() + l.ffnDown.bytes()
                     + 4L * (l.attnNorm.getSize() + l.qkvBias.getSize() + l.ffnNorm.getSize());
         }
         return total;
@@ -53,8 +73,8 @@ record DeviceWeights(DeviceMatrix tokenEmbedding, Layer[] layers, FloatArray out
     long largestArrayBytes() {
         long largest = Math.max(tokenEmbedding.bytes(), output.bytes());
         for (Layer l : layers) {
-            largest = Math.max(largest, Math.max(Math.max(l.qkv.bytes(), l.attnOutput.bytes()),
-                    Math.max(l.ffnGateUp.bytes(), l.ffnDown.bytes())));
+            for (DeviceMatrix part : l.qkv) largest = Math.max(largest, part.bytes());
+            largest = Math.max(largest, Math.max(l.attnOutput.bytes(), Math.max(l.ffnGateUp.bytes(), l.ffnDown.bytes())));
         }
         return largest;
     }
@@ -64,7 +84,7 @@ record DeviceWeights(DeviceMatrix tokenEmbedding, Layer[] layers, FloatArray out
         int qkvDim = checkpoint.config().qkvDim();
         Layer[] layers = t.layers().stream().map(l -> new Layer(
                 vector(l.attnNorm()),
-                l.qkv().size() == 1 ? matrix(l.qkv().getFirst()) : stackRows(l.qkv().getFirst().name(), l.qkv()),
+                qkv(l.qkv()),
                 l.qkvBias().isEmpty() ? new FloatArray(qkvDim)    // zeros: one kernel for both cases
                                       : concat(l.qkvBias().stream().map(DeviceWeights::vector).toArray(FloatArray[]::new)),
                 matrix(l.attnOutput()),
@@ -76,74 +96,68 @@ record DeviceWeights(DeviceMatrix tokenEmbedding, Layer[] layers, FloatArray out
 
     private static DeviceMatrix matrix(WeightTensor t) {
         if (t.shape().length != 2) throw new ModelFormatException(t.name() + " must be a matrix, got shape of rank " + t.shape().length);
-        return convert(t.name(), t.type(), t.data(), t.rows(), t.cols());
+        return stored(t.name(), t.type(), List.of(t.data()), t.rows(), t.cols());
     }
 
-    private static DeviceMatrix convert(String name, GgmlType type, MemorySegment data, int rows, int cols) {
-        requireIndexable(name, type, rows, cols);
-        return switch (type) {
-            case F32 -> new DeviceMatrix(type, FloatArray.fromSegment(data), rows, cols);
-            case Q8_0 -> new DeviceMatrix(type, ByteArray.fromSegment(data), rows, cols);
-            default -> {                                           // dequantize once, exactly, to F32
-                requireIndexable(name, GgmlType.F32, rows, cols);
-                WeightMatrix m = WeightMatrix.of(type, data, rows, cols);
-                FloatArray out = new FloatArray(rows * cols);
-                float[] row = new float[cols];
-                for (int r = 0; r < rows; r++) {
-                    m.dequantizeRow(r, row, 0);
-                    for (int c = 0; c < cols; c++) out.set(r * cols + c, row[c]);
-                }
-                yield new DeviceMatrix(GgmlType.F32, out, rows, cols);
+    /**
+     * The fused QKV: one tensor as it is; separate ones of one type as one matrix of their rows (raw blocks
+     * concatenated); of differing types, each part apart (never widened).
+     */
+    private static List<DeviceMatrix> qkv(List<WeightTensor> parts) {
+        if (parts.size() == 1) return List.of(matrix(parts.getFirst()));
+        WeightTensor first = parts.getFirst();
+        int rows = 0;
+        boolean oneType = true;
+        for (WeightTensor t : parts) {
+            if (t.shape().length != 2) throw new ModelFormatException(t.name() + " must be a matrix, got shape of rank " + t.shape().length);
+            if (t.cols() != first.cols()) {
+                throw new ModelFormatException(t.name() + " has " + t.cols() + " columns, " + first.name() + " " + first.cols());
             }
+            rows += t.rows();
+            oneType &= t.type() == first.type();
+        }
+        if (!oneType) return parts.stream().map(DeviceWeights::matrix).toList();
+        return List.of(stored(first.name() + " (fused QKV)", first.type(), parts.stream().map(WeightTensor::data).toList(),
+                rows, first.cols()));
+    }
+
+    /** The bytes of {@code segments} (whole rows, one after another) as one device array of the type's kind. */
+    private static DeviceMatrix stored(String name, GgmlType type, List<MemorySegment> segments, int rows, int cols) {
+        long units = arrayUnits(type, (long) rows * cols);
+        if (units > DevicePlan.MAX_ARRAY_UNITS) {
+            throw new ModelFormatException(name + " [" + rows + ", " + cols + "] as " + type + " needs " + units + " "
+                    + unitName(type) + " in one TornadoVM array, more than its int index reaches (2^31)");
+        }
+        int n = (int) units;
+        TornadoNativeArray array = switch (type) {
+            case F32 -> new FloatArray(n);
+            case F16, BF16 -> new ShortArray(n);
+            case Q8_0, Q4_0, Q4_K, Q5_K, Q6_K -> new ByteArray(n);
+            default -> throw new ModelFormatException(name + " is stored as " + type + ", which the tornado backend cannot compute with");
+        };
+        MemorySegment into = array.getSegment();
+        long at = 0;
+        for (MemorySegment s : segments) {
+            MemorySegment.copy(s, 0, into, at, s.byteSize());
+            at += s.byteSize();
+        }
+        if (at != type.byteSize((long) rows * cols)) throw new IllegalStateException(name + ": " + at + " bytes copied");
+        return new DeviceMatrix(type, array, rows, cols);
+    }
+
+    /** What a kernel indexes with an int: elements of a float or short array, bytes of a block array. */
+    static long arrayUnits(GgmlType type, long elements) {
+        return switch (type) {
+            case F32, F16, BF16 -> elements;
+            default -> type.byteSize(elements);
         };
     }
 
-    /** Separate Q, K, V matrices as one fused matrix (rows one after another); F32 unless all are Q8_0. */
-    private static DeviceMatrix stackRows(String name, List<WeightTensor> parts) {
-        int cols = parts.getFirst().cols();
-        int rows = 0;
-        boolean allQ8 = true;
-        for (WeightTensor t : parts) {
-            if (t.cols() != cols) throw new ModelFormatException(name + ": " + t.name() + " has " + t.cols() + " columns, expected " + cols);
-            rows += t.rows();
-            allQ8 &= t.type() == GgmlType.Q8_0;
-        }
-        List<DeviceMatrix> converted = new ArrayList<>();
-        for (WeightTensor t : parts) {
-            converted.add(allQ8 ? convert(t.name(), t.type(), t.data(), t.rows(), t.cols())
-                                : convertToF32(t));
-        }
-        GgmlType type = allQ8 ? GgmlType.Q8_0 : GgmlType.F32;
-        requireIndexable(name, type, rows, cols);
-        if (allQ8) {
-            ByteArray out = new ByteArray(Math.toIntExact(type.byteSize((long) rows * cols)));
-            int at = 0;
-            for (DeviceMatrix m : converted) {
-                ByteArray b = m.blocks();
-                for (int i = 0; i < b.getSize(); i++) out.set(at++, b.get(i));
-            }
-            return new DeviceMatrix(type, out, rows, cols);
-        }
-        FloatArray out = new FloatArray(rows * cols);
-        int at = 0;
-        for (DeviceMatrix m : converted) {
-            FloatArray f = m.floats();
-            for (int i = 0; i < f.getSize(); i++) out.set(at++, f.get(i));
-        }
-        return new DeviceMatrix(type, out, rows, cols);
-    }
-
-    private static DeviceMatrix convertToF32(WeightTensor t) {
-        DeviceMatrix m = convert(t.name(), t.type(), t.data(), t.rows(), t.cols());
-        if (!m.quantized()) return m;
-        FloatArray out = new FloatArray(t.rows() * t.cols());
-        WeightMatrix w = WeightMatrix.of(t.type(), t.data(), t.rows(), t.cols());
-        float[] row = new float[t.cols()];
-        for (int r = 0; r < t.rows(); r++) {
-            w.dequantizeRow(r, row, 0);
-            for (int c = 0; c < t.cols(); c++) out.set(r * t.cols() + c, row[c]);
-        }
-        return new DeviceMatrix(GgmlType.F32, out, t.rows(), t.cols());
+    private static String unitName(GgmlType type) {
+        return switch (type) {
+            case F32, F16, BF16 -> "elements";
+            default -> "bytes";
+        };
     }
 
     private static FloatArray vector(WeightTensor t) {
@@ -162,14 +176,5 @@ record DeviceWeights(DeviceMatrix tokenEmbedding, Layer[] layers, FloatArray out
             for (int i = 0; i < p.getSize(); i++) out.set(at++, p.get(i));
         }
         return out;
-    }
-
-    /** Kernels index elements (F32) or bytes (Q8_0) with Java ints. */
-    private static void requireIndexable(String name, GgmlType type, int rows, int cols) {
-        long units = type == GgmlType.Q8_0 ? type.byteSize((long) rows * cols) : (long) rows * cols;
-        if (units > Integer.MAX_VALUE - 64) {
-            throw new ModelFormatException(name + " [" + rows + ", " + cols + "] as " + type
-                    + " is too large for one TornadoVM array (more than 2^31 elements)");
-        }
     }
 }

@@ -5,6 +5,7 @@ import uk.ac.manchester.tornado.api.math.TornadoMath;
 import uk.ac.manchester.tornado.api.types.arrays.ByteArray;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.IntArray;
+import uk.ac.manchester.tornado.api.types.arrays.ShortArray;
 
 /**
  * The GLM-4 forward pass as TornadoVM kernels (KernelContext style), over a step of T tokens at once: this
@@ -20,8 +21,9 @@ import uk.ac.manchester.tornado.api.types.arrays.IntArray;
  * the host, which is how the tests' references stay honest about what a kernel computes. Constraints that
  * shape the code (../shared/PLATFORM.md):
  * <ul>
- *   <li>no fp16 on PoCL: Q8_0 blocks are read from a {@link ByteArray} in GGUF layout (34 bytes: fp16
- *       scale, 32 int8) and the fp16 scale is decoded with integer and float arithmetic;</li>
+ *   <li>no fp16 on PoCL: weights stay in their stored format, F16 and BF16 as 16-bit words in a
+ *       {@link ShortArray}, quantized formats as their GGUF blocks in a {@link ByteArray}, and every fp16
+ *       or bf16 value is decoded with integer and float arithmetic ({@link #fp16Value}, {@link #bf16Value});</li>
  *   <li>no {@code Float.intBitsToFloat} in the OpenCL backend: fp16 rounding is done with powers of two;</li>
  *   <li>scalar arguments are frozen when a task is created: the step's size and each token's id, position
  *       and cache slot come through an {@link IntArray} copied in every step ({@link #stepIndex});</li>
@@ -44,6 +46,17 @@ public final class Kernels {
     /** GGUF Q8_0: 32 values per block, stored as an fp16 scale and 32 signed bytes. */
     public static final int Q8_BLOCK = 32;
     public static final int Q8_BLOCK_BYTES = 34;
+    /** GGUF Q4_0: 32 values per block, an fp16 scale and 16 bytes of nibbles. */
+    public static final int Q4_BLOCK_BYTES = 18;
+    /** K-quant superblocks of 256 values: Q4_K 144 bytes, Q5_K 176, Q6_K 210; Q8_K activations alike. */
+    public static final int K_BLOCK = 256;
+    public static final int Q4K_BLOCK_BYTES = 144;
+    public static final int Q5K_BLOCK_BYTES = 176;
+    public static final int Q6K_BLOCK_BYTES = 210;
+    /** Q8_K activations keep the sum of every 16 quants (ggml's bsums). */
+    public static final int K_GROUP = 16;
+    /** The {@code format} argument of the 16-bit weight kernels. */
+    public static final int HALF_F16 = 0, HALF_BF16 = 1;
 
     /**
      * The per-step array: {@code [T, then per token t: token id, position, first cache row of its slot]}.
@@ -66,7 +79,11 @@ public final class Kernels {
 
     /** The fp16 value stored little-endian at {@code bytes[offset..offset+1]} (finite values; no inf/NaN in weights). */
     public static float fp16At(ByteArray bytes, int offset) {
-        int bits = (bytes.get(offset) & 0xFF) | ((bytes.get(offset + 1) & 0xFF) << 8);
+        return fp16Value((bytes.get(offset) & 0xFF) | ((bytes.get(offset + 1) & 0xFF) << 8));
+    }
+
+    /** The fp16 value of the 16-bit pattern {@code bits} (finite values): {@code (1024+m) * 2^(e-25)}, no bit casts. */
+    public static float fp16Value(int bits) {
         int exponent = (bits >> 10) & 0x1F;
         int mantissa = bits & 0x3FF;
         float magnitude;
@@ -76,6 +93,66 @@ public final class Kernels {
             magnitude = (1024 + mantissa) * ((float) (1 << exponent) * 2.9802322e-8f); // (1024+m) * 2^(e-25)
         }
         return (bits & 0x8000) != 0 ? -magnitude : magnitude;
+    }
+
+    /**
+     * The bf16 value of the 16-bit pattern {@code bits} (the top half of an f32): {@code (1 + m/128) * 2^(e-127)},
+     * the power of two built exactly from the exponent's bits (no {@code Float.intBitsToFloat} on the device), every
+     * intermediate a normal float (devices that flush subnormals get the same result). Exponent 255 gives infinity.
+     */
+    public static float bf16Value(int bits) {
+        int exponent = (bits >> 7) & 0xFF;
+        float fraction = (bits & 0x7F) * 0.0078125f;                            // m / 128, exact
+        float magnitude;
+        if (exponent == 0) {
+            magnitude = fraction * 0x1p-126f;                                    // subnormal: (m / 128) * 2^-126
+        } else {
+            int s = exponent - 1;                                                // 2^(e-127) = 2^(s-126), s in 0..254
+            float p = (float) (1 << (s & 15)) * 0x1p-126f;
+            if ((s & 16) != 0) p *= 0x1p16f;
+            if ((s & 32) != 0) p *= 0x1p32f;
+            if ((s & 64) != 0) p *= 0x1p64f;
+            if ((s & 128) != 0) {
+                p *= 0x1p64f;
+                p *= 0x1p64f;
+            }
+            magnitude = (1f + fraction) * p;
+        }
+        return (bits & 0x8000) != 0 ? -magnitude : magnitude;
+    }
+
+    /**
+     * {@code x / y} rounded to the nearest float, as IEEE division (and the host's quantizers) on every device.
+     * TornadoVM builds OpenCL kernels with {@code -cl-fast-relaxed-math}, whose division may be an ulp off (seen
+     * on PoCL: a Q8_K scale one ulp away from the engine's). The device's quotient and its two float neighbours
+     * are compared by their remainders {@code x - c * y}, computed exactly in double (a product of two floats
+     * is exact there, and so is its difference from x when c is near x / y); the smallest wins (division has
+     * no ties). Quotients beyond 2^±100 are returned as the device computed them.
+     */
+    public static float quotient(float x, float y) {
+        float q = x / y;
+        float a = TornadoMath.abs(q);
+        if (a < 0x1p-100f || a > 0x1p100f) return q;
+        float p = 1f;                                              // p = 2^floor(log2 |q|)
+        while (p > a) p *= 0.5f;
+        while (p * 2f <= a) p *= 2f;
+        float up = p * 0x1p-23f;                                   // the float spacing above |q|
+        float down = a == p ? up * 0.5f : up;                      // and below it (half at a power of two)
+        float sign = q < 0f ? -1f : 1f;
+        float below = sign * (a - down);
+        float above = sign * (a + up);
+        double dx = x;
+        double dy = y;
+        double rest = TornadoMath.abs(dx - (double) q * dy);
+        double restBelow = TornadoMath.abs(dx - (double) below * dy);
+        double restAbove = TornadoMath.abs(dx - (double) above * dy);
+        float best = q;
+        if (restBelow < rest) {
+            best = below;
+            rest = restBelow;
+        }
+        if (restAbove < rest) best = above;
+        return best;
     }
 
     /** Round half to even, as {@code Math.rint} (and x86's default rounding in ggml's quantizer). */
@@ -93,11 +170,43 @@ public final class Kernels {
         if (v < 6.1035156e-5f) {                                   // below 2^-14: fp16 subnormal grid 2^-24
             return roundHalfEven(v * 16777216f) * 5.9604645e-8f;
         }
+        if (v >= 65520f) return v * 0x1p127f;                      // rounds past fp16's largest value: infinity
         float p = 1f;                                              // p = 2^floor(log2 v), by exact halving/doubling
         while (p > v) p *= 0.5f;
         while (p * 2f <= v) p *= 2f;
         float ulp = p * 9.765625e-4f;                              // 10 fraction bits: ulp = p * 2^-10
         return roundHalfEven(v / ulp) * ulp;
+    }
+
+    /** Any finite float rounded to fp16 (ties to even, as {@code Float.floatToFloat16}), kept as a float. */
+    public static float roundToFp16Signed(float v) {
+        if (v == 0f) return v;
+        return v < 0f ? -roundToFp16(-v) : roundToFp16(v);
+    }
+
+    /**
+     * Any finite float rounded to bf16 as ggml_compute_fp32_to_bf16 does (nearest, ties to even; past the largest
+     * bf16 to infinity), kept as a float: 8 significant bits, found with exact powers of two. The spacing u of
+     * bf16 values around |v| is searched directly, so that no product can be regrouped (fast-relaxed-math lets
+     * the compiler reassociate) into one that overflows; values below 2^-100 are scaled by 2^64 first, so that
+     * u never is an f32 subnormal (devices may flush those).
+     */
+    public static float roundToBf16(float v) {
+        if (v == 0f) return v;
+        float a = TornadoMath.abs(v);
+        float r;
+        if (a < 0x1p-126f) {                                       // f32 subnormal: bf16 subnormal grid 2^-133
+            r = roundHalfEven(a * 0x1p100f * 0x1p33f) * 0x1p-100f * 0x1p-33f;
+        } else {
+            boolean tiny = a < 0x1p-100f;
+            float b = tiny ? a * 0x1p64f : a;                      // exact
+            float u = 0.0078125f;                                  // u = 2^(floor(log2 b) - 7): b / u in [128, 256)
+            while (u * 128f > b) u *= 0.5f;
+            while (u * 256f <= b) u *= 2f;
+            r = roundHalfEven(b / u) * u;                          // 256 * u past bf16's largest: infinity
+            if (tiny) r *= 0x1p-64f;
+        }
+        return v < 0f ? -r : r;
     }
 
     // ---------------------------------------------------------------- embedding
@@ -120,6 +229,95 @@ public final class Kernels {
             int block = (step.get(stepIndex(t, STEP_TOKEN)) * (dim / Q8_BLOCK) + d / Q8_BLOCK) * Q8_BLOCK_BYTES;
             x.set(i, (float) table.get(block + 2 + d % Q8_BLOCK) * fp16At(table, block));
         }
+    }
+
+    /**
+     * {@code x[t] = table[token_t]} for an F16 or BF16 table {@code [vocab, dim]} of 16-bit words ({@code format}
+     * {@link #HALF_F16} or {@link #HALF_BF16}). Global size {@code T * dim}.
+     */
+    public static void embedHalf(KernelContext context, IntArray step, ShortArray table, FloatArray x, int dim, int format) {
+        int i = context.globalIdx;
+        int t = i / dim;
+        if (t < step.get(COUNT)) {
+            int bits = table.get(step.get(stepIndex(t, STEP_TOKEN)) * dim + i % dim) & 0xFFFF;
+            x.set(i, format == HALF_BF16 ? bf16Value(bits) : fp16Value(bits));
+        }
+    }
+
+    /** {@code x[t] = dequantize(table[token_t])} for a Q4_0 table: {@code d * (nibble - 8)}. Global size {@code T * dim}. */
+    public static void embedQ4_0(KernelContext context, IntArray step, ByteArray table, FloatArray x, int dim) {
+        int i = context.globalIdx;
+        int t = i / dim;
+        if (t < step.get(COUNT)) {
+            int d = i % dim;
+            int block = (step.get(stepIndex(t, STEP_TOKEN)) * (dim / Q8_BLOCK) + d / Q8_BLOCK) * Q4_BLOCK_BYTES;
+            int k = d % Q8_BLOCK;
+            int packed = table.get(block + 2 + k % 16) & 0xFF;
+            int q = k < 16 ? (packed & 0x0F) : (packed >> 4);
+            x.set(i, ((float) q - 8f) * fp16At(table, block));      // float arithmetic: no negative int to convert
+        }
+    }
+
+    /** Scale {@code j} (0..7) of a Q4_K/Q5_K superblock's 12 scale bytes at {@code at} (ggml's get_scale_min_k4). */
+    public static int kScale(ByteArray w, int at, int j) {
+        return j < 4 ? (w.get(at + j) & 63)
+                     : ((w.get(at + j + 4) & 0x0F) | (((w.get(at + j - 4) & 0xFF) >> 6) << 4));
+    }
+
+    /** Min {@code j} (0..7) of a Q4_K/Q5_K superblock's 12 scale bytes at {@code at}. */
+    public static int kMin(ByteArray w, int at, int j) {
+        return j < 4 ? (w.get(at + j + 4) & 63)
+                     : (((w.get(at + j + 4) & 0xFF) >> 4) | (((w.get(at + j) & 0xFF) >> 6) << 4));
+    }
+
+    /**
+     * {@code x[t] = dequantize(table[token_t])} for a Q4_K ({@code fiveBits} 0) or Q5_K ({@code fiveBits} 1) table,
+     * exactly as the engine's host code: {@code (d * scale_j) * q - dmin * min_j}. Global size {@code T * dim}.
+     */
+    public static void embedQ45K(KernelContext context, IntArray step, ByteArray table, FloatArray x, int dim, int fiveBits) {
+        int i = context.globalIdx;
+        int t = i / dim;
+        if (t < step.get(COUNT)) {
+            int d = i % dim;
+            int blockBytes = fiveBits == 1 ? Q5K_BLOCK_BYTES : Q4K_BLOCK_BYTES;
+            int blk = (step.get(stepIndex(t, STEP_TOKEN)) * (dim / K_BLOCK) + d / K_BLOCK) * blockBytes;
+            int within = d % K_BLOCK;
+            int pair = within / 64, l = within % 32, sub = within / 32;  // sub-block 2 * pair (low nibbles) or 2 * pair + 1
+            int packed = table.get(blk + (fiveBits == 1 ? 48 : 16) + 32 * pair + l) & 0xFF;
+            int q = sub % 2 == 0 ? (packed & 0x0F) : (packed >> 4);
+            if (fiveBits == 1) q |= (((table.get(blk + 16 + l) & 0xFF) >> sub) & 1) << 4;
+            float scale = fp16At(table, blk) * (float) kScale(table, blk + 4, sub);
+            float min = fp16At(table, blk + 2) * (float) kMin(table, blk + 4, sub);
+            x.set(i, scale * (float) q - min);
+        }
+    }
+
+    /** {@code x[t] = dequantize(table[token_t])} for a Q6_K table: {@code (d * scale_g) * (q - 32)}. Global size {@code T * dim}. */
+    public static void embedQ6K(KernelContext context, IntArray step, ByteArray table, FloatArray x, int dim) {
+        int i = context.globalIdx;
+        int t = i / dim;
+        if (t < step.get(COUNT)) {
+            int d = i % dim;
+            int blk = (step.get(stepIndex(t, STEP_TOKEN)) * (dim / K_BLOCK) + d / K_BLOCK) * Q6K_BLOCK_BYTES;
+            int within = d % K_BLOCK;
+            int half = within / 128, k = (within % 128) / 32, l = within % 32;
+            int packed = table.get(blk + 64 * half + 32 * (k % 2) + l) & 0xFF;
+            int low = k < 2 ? (packed & 0x0F) : (packed >> 4);
+            int high = ((table.get(blk + 128 + 32 * half + l) & 0xFF) >> (2 * k)) & 3;
+            float scale = fp16At(table, blk + 208) * (float) table.get(blk + 192 + 8 * half + 2 * k + l / 16);
+            x.set(i, scale * ((float) (low | (high << 4)) - 32f));           // the host's order: (d * scale) * q
+        }
+    }
+
+    /**
+     * Value {@code 128 * half + 32 * k + l} of the Q6_K superblock at {@code blk} as {@code scale_g * (q - 32)}
+     * (an integer of at most 4096 in magnitude), g = 8 * half + 2 * k + l / 16.
+     */
+    public static float q6Weight(ByteArray w, int blk, int half, int k, int l) {
+        int packed = w.get(blk + 64 * half + 32 * (k % 2) + l) & 0xFF;
+        int low = k < 2 ? (packed & 0x0F) : (packed >> 4);
+        int high = ((w.get(blk + 128 + 32 * half + l) & 0xFF) >> (2 * k)) & 3;
+        return (float) w.get(blk + 192 + 8 * half + 2 * k + l / 16) * ((float) (low | (high << 4)) - 32f);
     }
 
     // ---------------------------------------------------------------- normalization and quantization

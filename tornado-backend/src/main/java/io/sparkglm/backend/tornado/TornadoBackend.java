@@ -6,8 +6,10 @@ import io.sparkglm.backend.SequenceCache;
 import io.sparkglm.backend.tornado.DeviceWeights.DeviceMatrix;
 import io.sparkglm.generate.DevicePlan;
 import io.sparkglm.model.Checkpoint;
+import io.sparkglm.model.GgmlType;
 import io.sparkglm.model.MemoryEstimate;
 import io.sparkglm.model.ModelConfig;
+import io.sparkglm.tensor.ActivationFormat;
 import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -64,7 +66,9 @@ public final class TornadoBackend implements Backend {
     // whose sizes follow the launch's token count (layers) or logits row count (logits graph).
     private final IntArray step;
     private final IntArray logitRowList;
-    private final FloatArray hidden, normed, quants, scales, qkv, context, ffnAct, logits;
+    // quants: a matrix's prepared input (fp16/bf16-rounded values, or Q8_0/Q8_K quants); scales: their block
+    // scales; bsums: Q8_K's sums of 16 quants. One set serves every matrix: each prepares its input right before it.
+    private final FloatArray hidden, normed, quants, scales, bsums, qkv, context, ffnAct, logits;
     private final FloatArray rope;
     private final FloatArray[] keyCache, valueCache;
     private final KernelContext kernelContext = new KernelContext();
@@ -106,6 +110,7 @@ public final class TornadoBackend implements Backend {
         normed = new FloatArray(m * c.hidden());
         quants = new FloatArray(m * widest);
         scales = new FloatArray(m * widest / Kernels.Q8_BLOCK);
+        bsums = new FloatArray(m * widest / Kernels.K_GROUP);
         qkv = new FloatArray(m * c.qkvDim());
         context = new FloatArray(m * c.qDim());
         ffnAct = new FloatArray(m * c.ffnHidden());
@@ -153,24 +158,36 @@ public final class TornadoBackend implements Backend {
         return g.persistOnDevice(carried.toArray());
     }
 
-    private Object[] layerActivations(boolean quantized) {
-        List<Object> used = new ArrayList<>(List.of(kernelContext, step, hidden, normed, qkv, rope, context, ffnAct, noBias));
-        if (quantized) used.addAll(List.of(quants, scales));
-        return used.toArray();
+    /** The prepared-input buffers the matrices {@code ms} read (none for F32 weights). */
+    private List<Object> preparedInputs(List<DeviceMatrix> ms) {
+        List<Object> used = new ArrayList<>();
+        for (DeviceMatrix m : ms) {
+            ActivationFormat f = m.activation();
+            if (f != ActivationFormat.F32 && !used.contains(quants)) used.add(quants);
+            if ((f == ActivationFormat.Q8_0 || f == ActivationFormat.Q8_K) && !used.contains(scales)) used.add(scales);
+            if (f == ActivationFormat.Q8_K && !used.contains(bsums)) used.add(bsums);
+        }
+        return used;
     }
 
     private TaskGraph embeddingGraph() {
+        DeviceMatrix table = weights.tokenEmbedding();
         TaskGraph g = new TaskGraph("embed")
                 .transferToDevice(DataTransferMode.EVERY_EXECUTION, step)
-                .transferToDevice(DataTransferMode.FIRST_EXECUTION, kernelContext, hidden, weights.tokenEmbedding().data());
+                .transferToDevice(DataTransferMode.FIRST_EXECUTION, kernelContext, hidden, table.data());
         carried.addAll(List.of(step, kernelContext, hidden));
-        DeviceMatrix table = weights.tokenEmbedding();
-        if (table.quantized()) {
-            g.task("lookup", Kernels::embedQ8, kernelContext, step, table.blocks(), hidden, config.hidden());
-        } else {
-            g.task("lookup", Kernels::embedF32, kernelContext, step, table.floats(), hidden, config.hidden());
+        int dim = config.hidden();
+        switch (table.type()) {
+            case F32 -> g.task("lookup", Kernels::embedF32, kernelContext, step, table.floats(), hidden, dim);
+            case F16 -> g.task("lookup", Kernels::embedHalf, kernelContext, step, table.halfs(), hidden, dim, Kernels.HALF_F16);
+            case BF16 -> g.task("lookup", Kernels::embedHalf, kernelContext, step, table.halfs(), hidden, dim, Kernels.HALF_BF16);
+            case Q8_0 -> g.task("lookup", Kernels::embedQ8, kernelContext, step, table.blocks(), hidden, dim);
+            case Q4_0 -> g.task("lookup", Kernels::embedQ4_0, kernelContext, step, table.blocks(), hidden, dim);
+            case Q4_K -> g.task("lookup", Kernels::embedQ45K, kernelContext, step, table.blocks(), hidden, dim, 0);
+            case Q5_K -> g.task("lookup", Kernels::embedQ45K, kernelContext, step, table.blocks(), hidden, dim, 1);
+            case Q6_K -> g.task("lookup", Kernels::embedQ6K, kernelContext, step, table.blocks(), hidden, dim);
         }
-        perToken(tokenGrids, "embed.lookup", config.hidden(), Kernels.LOCAL);
+        perToken(tokenGrids, "embed.lookup", dim, Kernels.LOCAL);
         return persistCarried(g);
     }
 
@@ -178,17 +195,31 @@ public final class TornadoBackend implements Backend {
         ModelConfig c = config;
         DeviceWeights.Layer w = weights.layers()[l];
         String name = "layer" + l;
-        boolean quantized = w.qkv().quantized() || w.attnOutput().quantized() || w.ffnGateUp().quantized()
-                || w.ffnDown().quantized();
-        TaskGraph g = chained(name, layerActivations(quantized))
-                .transferToDevice(DataTransferMode.FIRST_EXECUTION, w.attnNorm(), w.qkv().data(), w.qkvBias(),
-                        w.attnOutput().data(), w.ffnNorm(), w.ffnGateUp().data(), w.ffnDown().data(),
-                        keyCache[l], valueCache[l]);
+        List<DeviceMatrix> matrices = new ArrayList<>(w.qkv());
+        matrices.addAll(List.of(w.attnOutput(), w.ffnGateUp(), w.ffnDown()));
+        List<Object> used = new ArrayList<>(List.of(kernelContext, step, hidden, normed, qkv, rope, context, ffnAct, noBias));
+        used.addAll(preparedInputs(matrices));
+        List<Object> layerData = new ArrayList<>(List.of(w.attnNorm(), w.qkvBias(), w.ffnNorm()));
+        for (DeviceMatrix m : matrices) layerData.add(m.data());
+        layerData.addAll(List.of(keyCache[l], valueCache[l]));
+        TaskGraph g = chained(name, used.toArray())
+                .transferToDevice(DataTransferMode.FIRST_EXECUTION, layerData.toArray());
 
         // attention block
         g.task("attnNorm", Kernels::rmsNorm, kernelContext, step, hidden, w.attnNorm(), normed, c.hidden(), c.rmsEps());
         perToken(tokenGrids, name + ".attnNorm", Kernels.LOCAL, Kernels.LOCAL);
-        matmul(g, step, tokenGrids, name, "qkv", w.qkv(), normed, Kind.BIAS, w.qkvBias(), qkv);
+        List<DeviceMatrix> qkvParts = w.qkv();
+        if (qkvParts.size() == 1) {
+            matmul(g, step, tokenGrids, name, "qkv", qkvParts.getFirst(), normed, Kind.BIAS, w.qkvBias(), qkv, c.qkvDim(), 0, true);
+        } else {                                  // parts of differing types: each into its rows of qkv
+            int offset = 0;
+            for (int p = 0; p < qkvParts.size(); p++) {
+                DeviceMatrix part = qkvParts.get(p);
+                boolean prepare = p == 0 || part.activation() != qkvParts.get(p - 1).activation();
+                matmul(g, step, tokenGrids, name, "qkv" + p, part, normed, Kind.BIAS, w.qkvBias(), qkv, c.qkvDim(), offset, prepare);
+                offset += part.rows();
+            }
+        }
         g.task("rope", AttentionKernels::ropeAndCache, kernelContext, step, qkv, rope, keyCache[l], valueCache[l],
                 c.heads(), c.kvHeads(), c.headDim(), c.ropeDims());
         perToken(tokenGrids, name + ".rope", (c.heads() + c.kvHeads()) * c.headDim() / 2, Kernels.LOCAL);
@@ -208,7 +239,7 @@ public final class TornadoBackend implements Backend {
     /** The final norm and the logits for the rows listed in {@code logitRowList} ({@code [L, rows...]}). */
     private TaskGraph logitsGraph() {
         List<Object> used = new ArrayList<>(List.of(kernelContext, hidden, normed, noBias));
-        if (weights.output().quantized()) used.addAll(List.of(quants, scales));
+        used.addAll(preparedInputs(List.of(weights.output())));
         TaskGraph g = chained("logits", used.toArray())
                 .transferToDevice(DataTransferMode.EVERY_EXECUTION, logitRowList)
                 .transferToDevice(DataTransferMode.FIRST_EXECUTION, weights.outputNorm(), weights.output().data());
@@ -234,27 +265,75 @@ public final class TornadoBackend implements Backend {
         return bias != null ? bias : noBias;
     }
 
-    /**
-     * Adds {@code out[t] = W x[t]} for the tokens counted in {@code count} (with bias, residual add, or fused
-     * gate/up SiLU) to {@code g}; Q8_0 weights first quantize each {@code x[t]} to Q8_0 blocks, as ggml does,
-     * so the results match llama.cpp's.
-     */
     private void matmul(TaskGraph g, IntArray count, List<SizedGrid> grids, String graph, String task, DeviceMatrix m,
                         FloatArray x, Kind kind, FloatArray bias, FloatArray out) {
+        matmul(g, count, grids, graph, task, m, x, kind, bias, out, kind == Kind.GATE_UP ? m.rows() / 2 : m.rows(), 0, true);
+    }
+
+    /**
+     * Adds {@code out[t * outStride + outOffset + r] = W[r] . x[t]} for the tokens counted in {@code count} (with
+     * bias, residual add, or fused gate/up SiLU) to {@code g}, on the weights as stored: first the input as ggml
+     * prepares it for the weight type ({@code prepare}; false when the previous task left it in the same format),
+     * rounded to fp16 or bf16, or quantized to Q8_0 or Q8_K blocks, so the results match the CPU backend's and
+     * llama.cpp's; then the product.
+     */
+    private void matmul(TaskGraph g, IntArray count, List<SizedGrid> grids, String graph, String task, DeviceMatrix m,
+                        FloatArray x, Kind kind, FloatArray bias, FloatArray out, int outStride, int outOffset, boolean prepare) {
         int cols = m.cols();
         int rows = kind == Kind.GATE_UP ? m.rows() / 2 : m.rows();
-        if (m.quantized()) {
-            g.task(task + "Quant", MatrixKernels::quantizeQ8, kernelContext, count, x, quants, scales, cols);
-            perToken(grids, graph + "." + task + "Quant", cols / Kernels.Q8_BLOCK, 32);
-            if (kind == Kind.GATE_UP) {
-                g.task(task, MatrixKernels::gateUpSiluQ8, kernelContext, count, quants, scales, m.blocks(), out, cols, rows);
-            } else {
-                g.task(task, MatrixKernels::matmulQ8, kernelContext, count, quants, scales, m.blocks(), biasOrDummy(bias), out, cols, rows, kind.mode);
+        String prep = task + "Prepare";
+        ActivationFormat format = m.activation();
+        if (prepare) {
+            switch (format) {
+                case F32 -> { }
+                case F16 -> {
+                    g.task(prep, MatrixKernels::roundF16, kernelContext, count, x, quants, cols);
+                    perToken(grids, graph + "." + prep, cols, Kernels.LOCAL);
+                }
+                case BF16 -> {
+                    g.task(prep, MatrixKernels::roundBf16, kernelContext, count, x, quants, cols);
+                    perToken(grids, graph + "." + prep, cols, Kernels.LOCAL);
+                }
+                case Q8_0 -> {
+                    g.task(prep, MatrixKernels::quantizeQ8, kernelContext, count, x, quants, scales, cols);
+                    perToken(grids, graph + "." + prep, cols / Kernels.Q8_BLOCK, 32);
+                }
+                case Q8_K -> {
+                    g.task(prep, MatrixKernels::quantizeQ8K, kernelContext, count, x, quants, scales, bsums, cols);
+                    perToken(grids, graph + "." + prep, cols / Kernels.K_GROUP, Kernels.K_GROUP);
+                }
             }
-        } else if (kind == Kind.GATE_UP) {
-            g.task(task, MatrixKernels::gateUpSiluF32, kernelContext, count, x, m.floats(), out, cols, rows);
-        } else {
-            g.task(task, MatrixKernels::matmulF32, kernelContext, count, x, m.floats(), biasOrDummy(bias), out, cols, rows, kind.mode);
+        }
+        FloatArray b = biasOrDummy(bias);
+        int mode = kind.mode;
+        boolean gateUp = kind == Kind.GATE_UP;
+        switch (m.type()) {
+            case F32 -> {
+                if (gateUp) g.task(task, MatrixKernels::gateUpSiluF32, kernelContext, count, x, m.floats(), out, cols, rows);
+                else g.task(task, MatrixKernels::matmulF32, kernelContext, count, x, m.floats(), b, out, cols, rows, outStride, outOffset, mode);
+            }
+            case F16, BF16 -> {
+                int half = m.type() == GgmlType.BF16 ? Kernels.HALF_BF16 : Kernels.HALF_F16;
+                if (gateUp) g.task(task, MatrixKernels::gateUpSiluHalf, kernelContext, count, quants, m.halfs(), out, cols, rows, half);
+                else g.task(task, MatrixKernels::matmulHalf, kernelContext, count, quants, m.halfs(), b, out, cols, rows, outStride, outOffset, mode, half);
+            }
+            case Q8_0 -> {
+                if (gateUp) g.task(task, MatrixKernels::gateUpSiluQ8, kernelContext, count, quants, scales, m.blocks(), out, cols, rows);
+                else g.task(task, MatrixKernels::matmulQ8, kernelContext, count, quants, scales, m.blocks(), b, out, cols, rows, outStride, outOffset, mode);
+            }
+            case Q4_0 -> {
+                if (gateUp) g.task(task, MatrixKernels::gateUpSiluQ4_0, kernelContext, count, quants, scales, m.blocks(), out, cols, rows);
+                else g.task(task, MatrixKernels::matmulQ4_0, kernelContext, count, quants, scales, m.blocks(), b, out, cols, rows, outStride, outOffset, mode);
+            }
+            case Q4_K, Q5_K -> {
+                int five = m.type() == GgmlType.Q5_K ? 1 : 0;
+                if (gateUp) g.task(task, MatrixKernels::gateUpSiluQ45K, kernelContext, count, quants, scales, bsums, m.blocks(), out, cols, rows, five);
+                else g.task(task, MatrixKernels::matmulQ45K, kernelContext, count, quants, scales, bsums, m.blocks(), b, out, cols, rows, outStride, outOffset, mode, five);
+            }
+            case Q6_K -> {
+                if (gateUp) g.task(task, MatrixKernels::gateUpSiluQ6K, kernelContext, count, quants, scales, m.blocks(), out, cols, rows);
+                else g.task(task, MatrixKernels::matmulQ6K, kernelContext, count, quants, scales, m.blocks(), b, out, cols, rows, outStride, outOffset, mode);
+            }
         }
         WorkerGrid2D w = new WorkerGrid2D(rows * Kernels.LOCAL, 1);
         w.setLocalWork(Kernels.LOCAL, 1, 1);

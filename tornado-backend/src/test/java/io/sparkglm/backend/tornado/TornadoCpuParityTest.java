@@ -67,9 +67,9 @@ class TornadoCpuParityTest {
     }
 
     /** All prefill rows of A, then B's last row, then 6 greedy decode steps of A and B together. */
-    private record Run(List<float[]> rows, int[] greedyA, int[] greedyB) {}
+    record Run(List<float[]> rows, int[] greedyA, int[] greedyB) {}
 
-    private static Run run(Backend backend, int[] promptA, int[] promptB) {
+    static Run run(Backend backend, int[] promptA, int[] promptB) {
         int vocab = backend.config().vocabSize();
         List<float[]> rows = new ArrayList<>();
         int steps = 6;
@@ -94,7 +94,7 @@ class TornadoCpuParityTest {
         }
     }
 
-    private static double maxAbsDiff(float[] a, float[] b) {
+    static double maxAbsDiff(float[] a, float[] b) {
         double max = 0;
         for (int i = 0; i < a.length; i++) max = Math.max(max, Math.abs((double) a[i] - b[i]));
         return max;
