@@ -64,6 +64,7 @@ final class PanelGemm {
             }
             r0 += width;
         }
+        m.panelCorrection(x, out, outOffset, outStride, rowFrom, rowTo);
     }
 
     /**

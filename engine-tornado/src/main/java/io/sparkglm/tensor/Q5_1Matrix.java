@@ -50,6 +50,31 @@ final class Q5_1Matrix extends WeightMatrix {
         }
     }
 
+    /**
+     * The prompt kernel multiplies the dequantized weights {@code d q + m} with the dense activations {@code qx dx}, so
+     * each block's min meets {@code dx sum qx}; ggml's product (and {@link #matmulChecked}) has it meet the stored
+     * fp16 sum s. Add {@code m (s - dx sum qx)} per block, so both kernels compute the same product.
+     */
+    @Override
+    void panelCorrection(Activations x, float[] out, int outOffset, int outStride, int rowFrom, int rowTo) {
+        float[] residuals = x.sumResiduals();
+        float[] mins = new float[blocks];
+        for (int r = rowFrom; r < rowTo; r++) {
+            long row = r * rowBytes;
+            for (int b = 0; b < blocks; b++) mins[b] = min(r, b);
+            for (int t = 0; t < x.tokens(); t++) {
+                float correction = 0f;
+                for (int b = 0; b < blocks; b++) correction = Math.fma(mins[b], residuals[t * blocks + b], correction);
+                out[outOffset + t * outStride + r] += correction;
+            }
+        }
+    }
+
+    /** Block {@code b}'s min m of row {@code r}. */
+    float min(int r, int b) {
+        return Simd.fp16(data, r * rowBytes + (long) b * BLOCK_BYTES + 2);
+    }
+
     /** The 5-bit quants {@code j .. j + L} (0..31) from their nibbles: plus 16 where the fifth bit is set. */
     private FloatVector quants(ByteVector nibbles, long qh, int j) {
         return Simd.toFloats(nibbles.blend(nibbles.or((byte) 16), Simd.fifthBits(data, qh, j)));

@@ -113,6 +113,12 @@ public abstract sealed class WeightMatrix permits F32Matrix, F16Matrix, BF16Matr
 
     abstract void matmulChecked(Activations x, float[] out, int outOffset, int outStride, int rowFrom, int rowTo);
 
+    /**
+     * What the prompt kernel's plain product of dequantized weights and dense activations misses of ggml's product,
+     * added to its outputs: nothing for most formats; Q5_1's blocks meet Q8_1's stored fp16 sums ({@link Q5_1Matrix}).
+     */
+    void panelCorrection(Activations x, float[] out, int outOffset, int outStride, int rowFrom, int rowTo) {}
+
     abstract void dequantizeRowChecked(int row, float[] dst, int dstOffset);
 
     private void checkMatmul(Activations x, float[] out, int outOffset, int outStride, int rowFrom, int rowTo) {

@@ -49,6 +49,7 @@ class PanelGemmTest {
                             exact += m.decoded()[r][c] * x.get(t, c);
                             scale += m.magnitude()[r][c] * Math.abs(x.get(t, c));
                         }
+                        exact += q5_1Correction(w, x, r, t);
                         assertEquals(exact, out[t * stride + r], 1e-5 * scale + 1e-30,
                                 type + " cols=" + cols + " n=" + n + " token " + t + " row " + r);
                     }
@@ -83,10 +84,56 @@ class PanelGemmTest {
                     for (int r = 0; r < ROWS; r++) {
                         float acc = 0f;
                         for (int c = 0; c < cols; c++) acc = Math.fma(weights[r][c], xt[t * x.stride + c], acc);
+                        acc += (float) q5_1Correction(w, x, r, t);          // Q5_1: one fma chain over its blocks, added
                         String where = type + " cols=" + cols + " n=" + n + " token " + t + " row " + r;
                         assertEquals(Float.floatToRawIntBits(acc), Float.floatToRawIntBits(out[t * ROWS + r]), where + ": " + acc + " vs " + out[t * ROWS + r]);
                         assertEquals(Float.floatToRawIntBits(acc), Float.floatToRawIntBits(alone[r]), where + " alone");
                     }
+                }
+            }
+        }
+    }
+
+    /**
+     * Q5_1 only: what ggml's product adds beyond the plain one, {@code sum_b m_b (s_b - sum dense_b)}, as the kernel
+     * computes it (one fma chain over the blocks, in float); 0 for other formats.
+     */
+    private static double q5_1Correction(WeightMatrix w, Activations x, int row, int t) {
+        if (w.type() != GgmlType.Q5_1) return 0;
+        int blocks = w.cols() / 32;
+        float[] e = x.sumResiduals();
+        float correction = 0f;
+        for (int b = 0; b < blocks; b++) {
+            float min = minOf(w, row, b);
+            correction = Math.fma(min, e[t * blocks + b], correction);
+        }
+        return correction;
+    }
+
+    /** Block {@code b}'s fp16 min of a Q5_1 row, through the matrix's own bytes. */
+    private static float minOf(WeightMatrix w, int row, int b) {
+        return ((Q5_1Matrix) w).min(row, b);
+    }
+
+    /** Every format: the prompt kernel and the decode kernel compute the same product, but for rounding. */
+    @ParameterizedTest
+    @EnumSource
+    void promptAndDecodeKernelsAgree(GgmlType type) {
+        for (int cols : colsFor(type)) {
+            Random rnd = new Random(29L * cols + type.ordinal());
+            TestFormats.Matrix m = TestFormats.random(type, ROWS, cols, rnd);
+            WeightMatrix w = m.open();
+            int n = 13;
+            Activations x = Activations.prepare(w.activationFormat(), TestFormats.randomActivations(n, cols, rnd), 0, n, cols);
+            float[] panels = new float[n * ROWS], decode = new float[n * ROWS];
+            w.matmulPanels(x, panels, 0, ROWS, 0, ROWS);
+            w.matmul(x, decode, 0, ROWS, 0, ROWS);
+            for (int t = 0; t < n; t++) {
+                for (int r = 0; r < ROWS; r++) {
+                    double scale = 0;
+                    for (int c = 0; c < cols; c++) scale += m.magnitude()[r][c] * Math.abs(x.get(t, c));
+                    assertEquals(decode[t * ROWS + r], panels[t * ROWS + r], 1e-5 * scale + 1e-30,
+                            type + " cols=" + cols + " token " + t + " row " + r);
                 }
             }
         }

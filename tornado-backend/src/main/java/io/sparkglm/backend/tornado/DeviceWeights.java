@@ -19,7 +19,7 @@ import uk.ac.manchester.tornado.api.types.arrays.TornadoNativeArray;
 /**
  * The model's weights as TornadoVM arrays, ready to be copied to the device once, every matrix in its stored
  * format, never widened: F32 as a {@link FloatArray}, F16 and BF16 as their 16-bit words in a {@link ShortArray},
- * Q8_0, Q4_0, Q4_K, Q5_K and Q6_K as their GGUF blocks in a {@link ByteArray}; the kernels decode them
+ * Q8_0, Q4_0, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K as their GGUF blocks in a {@link ByteArray}; the kernels decode them
  * ({@link MatrixKernels}). Norms and biases are F32 vectors.
  *
  * <p>Separate Q, K, V tensors (Hugging Face layout) of one type become one matrix, their raw rows one after
@@ -53,7 +53,8 @@ record DeviceWeights(DeviceMatrix tokenEmbedding, Layer[] layers, FloatArray out
             case F32 -> ActivationFormat.F32;
             case F16 -> ActivationFormat.F16;
             case BF16 -> ActivationFormat.BF16;
-            case Q8_0, Q4_0 -> ActivationFormat.Q8_0;
+            case Q8_0, Q4_0, Q5_0 -> ActivationFormat.Q8_0;
+            case Q5_1 -> ActivationFormat.Q8_1;
             case Q4_K, Q5_K, Q6_K -> ActivationFormat.Q8_K;
         };
     }
@@ -132,7 +133,7 @@ record DeviceWeights(DeviceMatrix tokenEmbedding, Layer[] layers, FloatArray out
         TornadoNativeArray array = switch (type) {
             case F32 -> new FloatArray(n);
             case F16, BF16 -> new ShortArray(n);
-            case Q8_0, Q4_0, Q4_K, Q5_K, Q6_K -> new ByteArray(n);
+            case Q8_0, Q4_0, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K -> new ByteArray(n);
             default -> throw new ModelFormatException(name + " is stored as " + type + ", which the tornado backend cannot compute with");
         };
         MemorySegment into = array.getSegment();

@@ -46,8 +46,15 @@ public final class Kernels {
     /** GGUF Q8_0: 32 values per block, stored as an fp16 scale and 32 signed bytes. */
     public static final int Q8_BLOCK = 32;
     public static final int Q8_BLOCK_BYTES = 34;
-    /** GGUF Q4_0: 32 values per block, an fp16 scale and 16 bytes of nibbles. */
-    public static final int Q4_BLOCK_BYTES = 18;
+    /**
+     * GGUF blocks of 32 values in 4 or 5 bits (the {@code format} argument of the nibble kernels): Q4_0 (fp16 d,
+     * 16 bytes of nibbles; value {@code d (q - 8)}), Q5_0 (fp16 d, 4 bytes of fifth bits, 16 of nibbles;
+     * {@code d (q - 16)}) and Q5_1 (fp16 d, fp16 m, fifth bits, nibbles; {@code d q + m}). Value {@code j < 16} is
+     * the low nibble of byte j, value {@code j + 16} its high nibble; a fifth bit {@code k} is bit k of the
+     * little-endian 32-bit qh.
+     */
+    public static final int NIBBLE_Q4_0 = 0, NIBBLE_Q5_0 = 1, NIBBLE_Q5_1 = 2;
+    public static final int Q4_BLOCK_BYTES = 18, Q5_0_BLOCK_BYTES = 22, Q5_1_BLOCK_BYTES = 24;
     /** K-quant superblocks of 256 values: Q4_K 144 bytes, Q5_K 176, Q6_K 210; Q8_K activations alike. */
     public static final int K_BLOCK = 256;
     public static final int Q4K_BLOCK_BYTES = 144;
@@ -244,17 +251,38 @@ public final class Kernels {
         }
     }
 
-    /** {@code x[t] = dequantize(table[token_t])} for a Q4_0 table: {@code d * (nibble - 8)}. Global size {@code T * dim}. */
-    public static void embedQ4_0(KernelContext context, IntArray step, ByteArray table, FloatArray x, int dim) {
+    /** Bytes of one block of a nibble format ({@link #NIBBLE_Q4_0}, {@link #NIBBLE_Q5_0}, {@link #NIBBLE_Q5_1}). */
+    public static int nibbleBlockBytes(int format) {
+        return format == NIBBLE_Q4_0 ? Q4_BLOCK_BYTES : format == NIBBLE_Q5_0 ? Q5_0_BLOCK_BYTES : Q5_1_BLOCK_BYTES;
+    }
+
+    /**
+     * The code of value {@code k} (0..31) of the nibble block at {@code block}, its offset already taken off (Q4_0:
+     * q - 8, Q5_0: q - 16, Q5_1: q), as a float (offsets subtracted in float: converting a negative int to float went
+     * wrong in TornadoVM's OpenCL).
+     */
+    public static float nibbleCode(ByteArray w, int block, int format, int k) {
+        int qs = block + (format == NIBBLE_Q4_0 ? 2 : format == NIBBLE_Q5_0 ? 6 : 8);
+        int packed = w.get(qs + (k & 15)) & 0xFF;
+        int q = k < 16 ? (packed & 0x0F) : (packed >> 4);
+        if (format == NIBBLE_Q4_0) return (float) q - 8f;
+        int qh = block + (format == NIBBLE_Q5_0 ? 2 : 4);
+        q |= ((w.get(qh + (k >> 3)) >> (k & 7)) & 1) << 4;
+        return format == NIBBLE_Q5_0 ? (float) q - 16f : (float) q;
+    }
+
+    /**
+     * {@code x[t] = dequantize(table[token_t])} for a Q4_0, Q5_0 or Q5_1 table ({@code format}), as the engine's host
+     * code: {@code code * d}, plus m for Q5_1. Global size {@code T * dim}.
+     */
+    public static void embedNibbles(KernelContext context, IntArray step, ByteArray table, FloatArray x, int dim, int format) {
         int i = context.globalIdx;
         int t = i / dim;
         if (t < step.get(COUNT)) {
             int d = i % dim;
-            int block = (step.get(stepIndex(t, STEP_TOKEN)) * (dim / Q8_BLOCK) + d / Q8_BLOCK) * Q4_BLOCK_BYTES;
-            int k = d % Q8_BLOCK;
-            int packed = table.get(block + 2 + k % 16) & 0xFF;
-            int q = k < 16 ? (packed & 0x0F) : (packed >> 4);
-            x.set(i, ((float) q - 8f) * fp16At(table, block));      // float arithmetic: no negative int to convert
+            int block = (step.get(stepIndex(t, STEP_TOKEN)) * (dim / Q8_BLOCK) + d / Q8_BLOCK) * nibbleBlockBytes(format);
+            float value = nibbleCode(table, block, format, d % Q8_BLOCK) * fp16At(table, block);
+            x.set(i, format == NIBBLE_Q5_1 ? value + fp16At(table, block + 2) : value);
         }
     }
 

@@ -12,7 +12,7 @@ import static io.sparkglm.backend.tornado.Kernels.*;
 /**
  * The weight side of the forward pass over a step of T tokens: the activation preparation ggml does for each
  * weight format (its vec_dot_type: fp16 or bf16 rounding, Q8_0 or Q8_K quantization) and the matrix products
- * on weights in their stored format (F32; F16 and BF16 as 16-bit words; Q8_0, Q4_0, Q4_K, Q5_K and Q6_K as
+ * on weights in their stored format (F32; F16 and BF16 as 16-bit words; Q8_0, Q4_0, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K as
  * their GGUF blocks), one work-group of {@link Kernels#LOCAL} threads per (output row, tile of
  * {@link Kernels#TILE} tokens), each weight read once per tile. A token's result is the same whatever tile
  * it lands in, so a step of T tokens gives the logits of T one-token steps.
@@ -50,6 +50,34 @@ public final class MatrixKernels {
         }
     }
 
+    /**
+     * Q8_1 activations (for Q5_1 weights), as the CPU backend and ggml's x86 quantize_row_q8_1: the quants and scale
+     * of {@link #quantizeQ8}, and {@code xs[t * dim/32 + b] = fp16(d * sum q)} with d = amax/127 before its fp16
+     * rounding. One thread per (token, block): global size {@code T * dim / 32}. (Written out, not shared with
+     * quantizeQ8 through a helper: the helper exceeds TornadoVM's inlining limit.)
+     */
+    public static void quantizeQ8_1(KernelContext context, IntArray count, FloatArray x, FloatArray xq, FloatArray xd,
+                                    FloatArray xs, int dim) {
+        int i = context.globalIdx;
+        if (i < count.get(COUNT) * (dim / Q8_BLOCK)) {
+            int base = i * Q8_BLOCK;
+            float amax = 0f;
+            for (int k = 0; k < Q8_BLOCK; k++) {
+                amax = TornadoMath.max(amax, TornadoMath.abs(x.get(base + k)));
+            }
+            float inverse = amax != 0f ? quotient(127f, amax) : 0f;
+            float d = quotient(amax, 127f);
+            xd.set(i, roundToFp16(d));
+            float sum = 0f;                                        // integers below 2^12: exact
+            for (int k = 0; k < Q8_BLOCK; k++) {
+                float q = roundHalfEven(x.get(base + k) * inverse) + 0f;
+                xq.set(base + k, q);
+                sum += q;
+            }
+            float s = d * sum;
+            xs.set(i, s < 0f ? -roundToFp16(-s) : roundToFp16(s));
+        }
+    }
 
     /** {@code out[t] = fp16(x[t])} (ties to even) for F16 weights, as ggml. One thread per value: global {@code T * dim}. */
     public static void roundF16(KernelContext context, IntArray count, FloatArray x, FloatArray out, int dim) {
@@ -396,12 +424,14 @@ public final class MatrixKernels {
     }
 
     /**
-     * {@code out[t, r] (=|+=) W[r] . x[t] (+ bias[r])} for Q4_0 weights (18-byte blocks: fp16 d, value j the low
-     * nibble of byte j minus 8, value j + 16 the high one) against Q8_0 activations, as ggml's vec_dot_q4_0_q8_0:
-     * exact integer block dot times {@code d * dx}.
+     * {@code out[t, r] (=|+=) W[r] . x[t] (+ bias[r])} for Q4_0, Q5_0 or Q5_1 weights ({@code format}, see
+     * {@link Kernels#NIBBLE_Q4_0}) against Q8_0 activations (Q8_1 for Q5_1: {@code xs} holds their block sums), as
+     * ggml's vec_dot_q4_0_q8_0 / q5_0_q8_0 / q5_1_q8_1: per block the exact integer dot times {@code d * dx}, plus
+     * {@code m * s} for Q5_1.
      */
-    public static void matmulQ4_0(KernelContext context, IntArray count, FloatArray xq, FloatArray xd, ByteArray w,
-                                  FloatArray bias, FloatArray out, int cols, int rows, int outStride, int outOffset, int mode) {
+    public static void matmulNibbles(KernelContext context, IntArray count, FloatArray xq, FloatArray xd, FloatArray xs,
+                                     ByteArray w, FloatArray bias, FloatArray out, int cols, int rows, int outStride,
+                                     int outOffset, int mode, int format) {
         float[] partial = context.allocateFloatLocalArray(LOCAL * TILE);
         float[] dots = context.allocateFloatLocalArray(LOCAL * TILE);
         int lid = context.localIdx;
@@ -412,20 +442,22 @@ public final class MatrixKernels {
             int blocks = cols / Q8_BLOCK;
             for (int t = 0; t < n; t++) partial[t * LOCAL + lid] = 0f;
             for (int b = lid; b < blocks; b += LOCAL) {
-                int block = (row * blocks + b) * Q4_BLOCK_BYTES;
+                int block = (row * blocks + b) * nibbleBlockBytes(format);
                 for (int t = 0; t < n; t++) dots[t * LOCAL + lid] = 0f;
                 for (int k = 0; k < Q8_BLOCK / 2; k++) {
-                    int packed = w.get(block + 2 + k) & 0xFF;
-                    float low = (float) (packed & 0x0F) - 8f;     // float arithmetic: no negative int to convert
-                    float high = (float) (packed >> 4) - 8f;
+                    float low = nibbleCode(w, block, format, k);
+                    float high = nibbleCode(w, block, format, k + 16);
                     for (int t = 0; t < n; t++) {
                         int at = (first + t) * cols + b * Q8_BLOCK + k;
                         dots[t * LOCAL + lid] += low * xq.get(at) + high * xq.get(at + 16);
                     }
                 }
                 float scale = fp16At(w, block);
+                float min = format == NIBBLE_Q5_1 ? fp16At(w, block + 2) : 0f;
                 for (int t = 0; t < n; t++) {
-                    partial[t * LOCAL + lid] += dots[t * LOCAL + lid] * (scale * xd.get((first + t) * blocks + b));
+                    int xb = (first + t) * blocks + b;
+                    float term = dots[t * LOCAL + lid] * (scale * xd.get(xb));
+                    partial[t * LOCAL + lid] += format == NIBBLE_Q5_1 ? term + min * xs.get(xb) : term;
                 }
             }
             context.localBarrier();
@@ -447,9 +479,9 @@ public final class MatrixKernels {
         }
     }
 
-    /** {@code out[t, i] = silu(W[i] . x[t]) * (W[ffn + i] . x[t])} (Q4_0 weights, Q8_0 activations). */
-    public static void gateUpSiluQ4_0(KernelContext context, IntArray count, FloatArray xq, FloatArray xd, ByteArray w,
-                                      FloatArray out, int cols, int ffn) {
+    /** {@code out[t, i] = silu(W[i] . x[t]) * (W[ffn + i] . x[t])} for nibble weights, as {@link #matmulNibbles}. */
+    public static void gateUpSiluNibbles(KernelContext context, IntArray count, FloatArray xq, FloatArray xd, FloatArray xs,
+                                         ByteArray w, FloatArray out, int cols, int ffn, int format) {
         float[] gate = context.allocateFloatLocalArray(LOCAL * TILE);
         float[] up = context.allocateFloatLocalArray(LOCAL * TILE);
         float[] gateDots = context.allocateFloatLocalArray(LOCAL * TILE);
@@ -465,19 +497,17 @@ public final class MatrixKernels {
                 up[t * LOCAL + lid] = 0f;
             }
             for (int b = lid; b < blocks; b += LOCAL) {
-                int gateBlock = (i * blocks + b) * Q4_BLOCK_BYTES;
-                int upBlock = ((ffn + i) * blocks + b) * Q4_BLOCK_BYTES;
+                int gateBlock = (i * blocks + b) * nibbleBlockBytes(format);
+                int upBlock = ((ffn + i) * blocks + b) * nibbleBlockBytes(format);
                 for (int t = 0; t < n; t++) {
                     gateDots[t * LOCAL + lid] = 0f;
                     upDots[t * LOCAL + lid] = 0f;
                 }
                 for (int k = 0; k < Q8_BLOCK / 2; k++) {
-                    int gatePacked = w.get(gateBlock + 2 + k) & 0xFF;
-                    int upPacked = w.get(upBlock + 2 + k) & 0xFF;
-                    float gateLow = (float) (gatePacked & 0x0F) - 8f;
-                    float gateHigh = (float) (gatePacked >> 4) - 8f;
-                    float upLow = (float) (upPacked & 0x0F) - 8f;
-                    float upHigh = (float) (upPacked >> 4) - 8f;
+                    float gateLow = nibbleCode(w, gateBlock, format, k);
+                    float gateHigh = nibbleCode(w, gateBlock, format, k + 16);
+                    float upLow = nibbleCode(w, upBlock, format, k);
+                    float upHigh = nibbleCode(w, upBlock, format, k + 16);
                     for (int t = 0; t < n; t++) {
                         int at = (first + t) * cols + b * Q8_BLOCK + k;
                         float qLow = xq.get(at);
@@ -488,10 +518,15 @@ public final class MatrixKernels {
                 }
                 float gateScale = fp16At(w, gateBlock);
                 float upScale = fp16At(w, upBlock);
+                float gateMin = format == NIBBLE_Q5_1 ? fp16At(w, gateBlock + 2) : 0f;
+                float upMin = format == NIBBLE_Q5_1 ? fp16At(w, upBlock + 2) : 0f;
                 for (int t = 0; t < n; t++) {
-                    float xScale = xd.get((first + t) * blocks + b);
-                    gate[t * LOCAL + lid] += gateDots[t * LOCAL + lid] * (gateScale * xScale);
-                    up[t * LOCAL + lid] += upDots[t * LOCAL + lid] * (upScale * xScale);
+                    int xb = (first + t) * blocks + b;
+                    float xScale = xd.get(xb);
+                    float gateTerm = gateDots[t * LOCAL + lid] * (gateScale * xScale);
+                    float upTerm = upDots[t * LOCAL + lid] * (upScale * xScale);
+                    gate[t * LOCAL + lid] += format == NIBBLE_Q5_1 ? gateTerm + gateMin * xs.get(xb) : gateTerm;
+                    up[t * LOCAL + lid] += format == NIBBLE_Q5_1 ? upTerm + upMin * xs.get(xb) : upTerm;
                 }
             }
             context.localBarrier();

@@ -67,7 +67,7 @@ public final class TornadoBackend implements Backend {
     private final IntArray step;
     private final IntArray logitRowList;
     // quants: a matrix's prepared input (fp16/bf16-rounded values, or Q8_0/Q8_K quants); scales: their block
-    // scales; bsums: Q8_K's sums of 16 quants. One set serves every matrix: each prepares its input right before it.
+    // scales; bsums: Q8_K's sums of 16 quants, or Q8_1's block sums. One set serves every matrix: each prepares its input right before it.
     private final FloatArray hidden, normed, quants, scales, bsums, qkv, context, ffnAct, logits;
     private final FloatArray rope;
     private final FloatArray[] keyCache, valueCache;
@@ -164,8 +164,11 @@ public final class TornadoBackend implements Backend {
         for (DeviceMatrix m : ms) {
             ActivationFormat f = m.activation();
             if (f != ActivationFormat.F32 && !used.contains(quants)) used.add(quants);
-            if ((f == ActivationFormat.Q8_0 || f == ActivationFormat.Q8_K) && !used.contains(scales)) used.add(scales);
-            if (f == ActivationFormat.Q8_K && !used.contains(bsums)) used.add(bsums);
+            boolean blocks = f == ActivationFormat.Q8_0 || f == ActivationFormat.Q8_1 || f == ActivationFormat.Q8_K;
+            boolean nibbles = m.type() == GgmlType.Q4_0 || m.type() == GgmlType.Q5_0 || m.type() == GgmlType.Q5_1;
+            if (blocks && !used.contains(scales)) used.add(scales);
+            // bsums: Q8_K's group sums, Q8_1's block sums; the nibble kernels take it whether or not they read it
+            if ((f == ActivationFormat.Q8_K || nibbles) && !used.contains(bsums)) used.add(bsums);
         }
         return used;
     }
@@ -182,7 +185,8 @@ public final class TornadoBackend implements Backend {
             case F16 -> g.task("lookup", Kernels::embedHalf, kernelContext, step, table.halfs(), hidden, dim, Kernels.HALF_F16);
             case BF16 -> g.task("lookup", Kernels::embedHalf, kernelContext, step, table.halfs(), hidden, dim, Kernels.HALF_BF16);
             case Q8_0 -> g.task("lookup", Kernels::embedQ8, kernelContext, step, table.blocks(), hidden, dim);
-            case Q4_0 -> g.task("lookup", Kernels::embedQ4_0, kernelContext, step, table.blocks(), hidden, dim);
+            case Q4_0, Q5_0, Q5_1 -> g.task("lookup", Kernels::embedNibbles, kernelContext, step, table.blocks(), hidden, dim,
+                    nibbleFormat(table.type()));
             case Q4_K -> g.task("lookup", Kernels::embedQ45K, kernelContext, step, table.blocks(), hidden, dim, 0);
             case Q5_K -> g.task("lookup", Kernels::embedQ45K, kernelContext, step, table.blocks(), hidden, dim, 1);
             case Q6_K -> g.task("lookup", Kernels::embedQ6K, kernelContext, step, table.blocks(), hidden, dim);
@@ -298,6 +302,10 @@ public final class TornadoBackend implements Backend {
                     g.task(prep, MatrixKernels::quantizeQ8, kernelContext, count, x, quants, scales, cols);
                     perToken(grids, graph + "." + prep, cols / Kernels.Q8_BLOCK, 32);
                 }
+                case Q8_1 -> {
+                    g.task(prep, MatrixKernels::quantizeQ8_1, kernelContext, count, x, quants, scales, bsums, cols);
+                    perToken(grids, graph + "." + prep, cols / Kernels.Q8_BLOCK, 32);
+                }
                 case Q8_K -> {
                     g.task(prep, MatrixKernels::quantizeQ8K, kernelContext, count, x, quants, scales, bsums, cols);
                     perToken(grids, graph + "." + prep, cols / Kernels.K_GROUP, Kernels.K_GROUP);
@@ -321,9 +329,10 @@ public final class TornadoBackend implements Backend {
                 if (gateUp) g.task(task, MatrixKernels::gateUpSiluQ8, kernelContext, count, quants, scales, m.blocks(), out, cols, rows);
                 else g.task(task, MatrixKernels::matmulQ8, kernelContext, count, quants, scales, m.blocks(), b, out, cols, rows, outStride, outOffset, mode);
             }
-            case Q4_0 -> {
-                if (gateUp) g.task(task, MatrixKernels::gateUpSiluQ4_0, kernelContext, count, quants, scales, m.blocks(), out, cols, rows);
-                else g.task(task, MatrixKernels::matmulQ4_0, kernelContext, count, quants, scales, m.blocks(), b, out, cols, rows, outStride, outOffset, mode);
+            case Q4_0, Q5_0, Q5_1 -> {
+                int nibbles = nibbleFormat(m.type());
+                if (gateUp) g.task(task, MatrixKernels::gateUpSiluNibbles, kernelContext, count, quants, scales, bsums, m.blocks(), out, cols, rows, nibbles);
+                else g.task(task, MatrixKernels::matmulNibbles, kernelContext, count, quants, scales, bsums, m.blocks(), b, out, cols, rows, outStride, outOffset, mode, nibbles);
             }
             case Q4_K, Q5_K -> {
                 int five = m.type() == GgmlType.Q5_K ? 1 : 0;
@@ -339,6 +348,16 @@ public final class TornadoBackend implements Backend {
         w.setLocalWork(Kernels.LOCAL, 1, 1);
         grid.addWorkerGrid(graph + "." + task, w);
         grids.add(new SizedGrid(w, rows * Kernels.LOCAL, 0, 0));
+    }
+
+    /** The {@code format} argument of the nibble kernels for Q4_0, Q5_0 and Q5_1. */
+    static int nibbleFormat(GgmlType type) {
+        return switch (type) {
+            case Q4_0 -> Kernels.NIBBLE_Q4_0;
+            case Q5_0 -> Kernels.NIBBLE_Q5_0;
+            case Q5_1 -> Kernels.NIBBLE_Q5_1;
+            default -> throw new IllegalArgumentException(type + " is not a nibble format");
+        };
     }
 
     /**

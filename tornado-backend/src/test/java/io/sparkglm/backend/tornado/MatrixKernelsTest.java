@@ -169,6 +169,33 @@ class MatrixKernelsTest {
         }
     }
 
+    /** Q8_1 (for Q5_1 weights): Q8_0's quants and scales plus s = fp16(d * sum q), bit for bit as the engine. */
+    @Test
+    void q8_1QuantizationIsTheEnginesBitForBit() {
+        int dim = 256, tokens = 3, capacity = 4, blocks = dim / 32;
+        Random random = new Random(9);
+        float[] values = new float[capacity * dim];
+        for (int i = 0; i < values.length; i++) values[i] = (float) (random.nextGaussian() * Math.pow(2, -6 + 8 * random.nextDouble()));
+        for (int i = 0; i < 32; i++) values[32 + i] = 0f;                          // token 0, block 1: all zero
+        for (int i = 0; i < 32; i++) values[dim + i] = -Math.abs(values[dim + i]); // token 1, block 0: a negative sum
+        FloatArray x = FloatArray.fromArray(values);
+        FloatArray xq = new FloatArray(capacity * dim), xd = new FloatArray(capacity * blocks), xs = new FloatArray(capacity * blocks);
+        IntArray count = IntArray.fromElements(tokens);
+        run(graph("quantizeQ8_1", count, x).task("k", MatrixKernels::quantizeQ8_1, new KernelContext(), count, x, xq, xd, xs, dim)
+                .transferToHost(DataTransferMode.EVERY_EXECUTION, xq, xd, xs), capacity * blocks, 32);
+        Activations ref = Activations.prepare(ActivationFormat.Q8_1, values, 0, tokens, dim);
+        for (int t = 0; t < tokens; t++) {
+            for (int b = 0; b < blocks; b++) {
+                assertEquals(ref.blockScale(t, b), xd.get(t * blocks + b), "token " + t + " d of block " + b);
+                assertEquals(ref.blockSum(t, b), xs.get(t * blocks + b), "token " + t + " s of block " + b);
+            }
+            for (int i = 0; i < dim; i++) {
+                assertTrue(ref.quant(t, i) == xq.get(t * dim + i), "token " + t + " quant " + i);   // -0 == 0: see below
+            }
+        }
+        assertTrue(xs.get(blocks) < 0, "token 1 block 0: negative values, negative s");
+    }
+
     @Test
     void q8KQuantizationIsTheEnginesBitForBit() {
         int dim = 768, tokens = 3, capacity = 4, blocks = dim / 256;
@@ -219,11 +246,12 @@ class MatrixKernelsTest {
     private static Prepared prepare(GgmlType type, FloatArray x, int tokens, int cols) {
         ActivationFormat format = DeviceWeights.activationFormat(type);
         Activations a = Activations.prepare(format, x.toHeapArray(), 0, tokens, cols);
-        boolean quantized = format == ActivationFormat.Q8_0 || format == ActivationFormat.Q8_K;
+        boolean quantized = format == ActivationFormat.Q8_0 || format == ActivationFormat.Q8_1 || format == ActivationFormat.Q8_K;
         int block = format.blockSize();
         FloatArray values = new FloatArray(tokens * cols);
         FloatArray scales = new FloatArray(Math.max(1, quantized ? tokens * cols / block : 1));
-        FloatArray sums = new FloatArray(Math.max(1, format == ActivationFormat.Q8_K ? tokens * cols / 16 : 1));
+        FloatArray sums = new FloatArray(Math.max(1, format == ActivationFormat.Q8_K ? tokens * cols / 16
+                : format == ActivationFormat.Q8_1 ? tokens * cols / 32 : 1));
         double[] dense = new double[tokens * cols];
         for (int t = 0; t < tokens; t++) {
             for (int c = 0; c < cols; c++) {
@@ -232,6 +260,7 @@ class MatrixKernelsTest {
             }
             for (int b = 0; quantized && b < cols / block; b++) scales.set(t * (cols / block) + b, a.blockScale(t, b));
             for (int g = 0; format == ActivationFormat.Q8_K && g < cols / 16; g++) sums.set(t * (cols / 16) + g, a.groupSum(t, g));
+            for (int b = 0; format == ActivationFormat.Q8_1 && b < cols / 32; b++) sums.set(t * (cols / 32) + b, a.blockSum(t, b));
         }
         return new Prepared(values, scales, sums, dense);
     }
@@ -247,7 +276,8 @@ class MatrixKernelsTest {
             case F16, BF16 -> g.task("k", MatrixKernels::matmulHalf, c, count, v, (ShortArray) w, bias, out, cols, rows, outStride,
                     outOffset, mode, type == GgmlType.BF16 ? Kernels.HALF_BF16 : Kernels.HALF_F16);
             case Q8_0 -> g.task("k", MatrixKernels::matmulQ8, c, count, v, d, (ByteArray) w, bias, out, cols, rows, outStride, outOffset, mode);
-            case Q4_0 -> g.task("k", MatrixKernels::matmulQ4_0, c, count, v, d, (ByteArray) w, bias, out, cols, rows, outStride, outOffset, mode);
+            case Q4_0, Q5_0, Q5_1 -> g.task("k", MatrixKernels::matmulNibbles, c, count, v, d, s, (ByteArray) w, bias, out, cols, rows,
+                    outStride, outOffset, mode, TornadoBackend.nibbleFormat(type));
             case Q4_K, Q5_K -> g.task("k", MatrixKernels::matmulQ45K, c, count, v, d, s, (ByteArray) w, bias, out, cols, rows, outStride,
                     outOffset, mode, type == GgmlType.Q5_K ? 1 : 0);
             case Q6_K -> g.task("k", MatrixKernels::matmulQ6K, c, count, v, d, (ByteArray) w, bias, out, cols, rows, outStride, outOffset, mode);
@@ -264,7 +294,8 @@ class MatrixKernelsTest {
             case F16, BF16 -> g.task("k", MatrixKernels::gateUpSiluHalf, c, count, v, (ShortArray) w, out, cols, ffn,
                     type == GgmlType.BF16 ? Kernels.HALF_BF16 : Kernels.HALF_F16);
             case Q8_0 -> g.task("k", MatrixKernels::gateUpSiluQ8, c, count, v, d, (ByteArray) w, out, cols, ffn);
-            case Q4_0 -> g.task("k", MatrixKernels::gateUpSiluQ4_0, c, count, v, d, (ByteArray) w, out, cols, ffn);
+            case Q4_0, Q5_0, Q5_1 -> g.task("k", MatrixKernels::gateUpSiluNibbles, c, count, v, d, s, (ByteArray) w, out, cols, ffn,
+                    TornadoBackend.nibbleFormat(type));
             case Q4_K, Q5_K -> g.task("k", MatrixKernels::gateUpSiluQ45K, c, count, v, d, s, (ByteArray) w, out, cols, ffn,
                     type == GgmlType.Q5_K ? 1 : 0);
             case Q6_K -> g.task("k", MatrixKernels::gateUpSiluQ6K, c, count, v, d, (ByteArray) w, out, cols, ffn);
@@ -281,7 +312,7 @@ class MatrixKernelsTest {
      * q8KQuantizationIsTheEnginesBitForBit).
      */
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"F16", "BF16", "Q4_0", "Q8_0", "Q4_K", "Q5_K", "Q6_K"})
+    @EnumSource(value = GgmlType.class, names = {"F16", "BF16", "Q4_0", "Q5_0", "Q5_1", "Q8_0", "Q4_K", "Q5_K", "Q6_K"})
     void storedFormatMatmulsAgainstFloat64(GgmlType type) {
         int rows = 24, cols = 512, ffn = 12, wide = rows + 5, offset = 3;
         Random random = new Random(type.ordinal() + 40);
@@ -309,6 +340,12 @@ class MatrixKernelsTest {
                     double term = blocks.value(r, k) * p.dense()[t * cols + k];
                     dots[r] += term;
                     mags[r] += Math.abs(term);
+                }
+                // Q5_1 against Q8_1 (ggml): each block's min meets the stored s = fp16(d * sum q), not sum(q * fp16(d))
+                for (int b = 0; type == GgmlType.Q5_1 && t < TOKENS && b < cols / 32; b++) {
+                    double dense = 0;
+                    for (int k = b * 32; k < b * 32 + 32; k++) dense += p.dense()[t * cols + k];
+                    dots[r] += QuantBlocks.q5_1Min(blocks, r, b) * (p.sums().get(t * (cols / 32) + b) - dense);
                 }
             }
             for (int col = 0; col < wide; col++) {
@@ -353,7 +390,8 @@ class MatrixKernelsTest {
             case F16 -> g.task("k", Kernels::embedHalf, c, step, (ShortArray) table, x, dim, Kernels.HALF_F16);
             case BF16 -> g.task("k", Kernels::embedHalf, c, step, (ShortArray) table, x, dim, Kernels.HALF_BF16);
             case Q8_0 -> g.task("k", Kernels::embedQ8, c, step, (ByteArray) table, x, dim);
-            case Q4_0 -> g.task("k", Kernels::embedQ4_0, c, step, (ByteArray) table, x, dim);
+            case Q4_0, Q5_0, Q5_1 -> g.task("k", Kernels::embedNibbles, c, step, (ByteArray) table, x, dim,
+                    TornadoBackend.nibbleFormat(type));
             case Q4_K -> g.task("k", Kernels::embedQ45K, c, step, (ByteArray) table, x, dim, 0);
             case Q5_K -> g.task("k", Kernels::embedQ45K, c, step, (ByteArray) table, x, dim, 1);
             case Q6_K -> g.task("k", Kernels::embedQ6K, c, step, (ByteArray) table, x, dim);

@@ -75,6 +75,8 @@ final class QuantBlocks {
                 }
                 case Q8_0 -> q8_0(w, values, v0, cols, sigma, rnd);
                 case Q4_0 -> q4_0(w, values, v0, cols, sigma, rnd);
+                case Q5_0 -> q5(w, values, v0, cols, sigma, rnd, false);
+                case Q5_1 -> q5(w, values, v0, cols, sigma, rnd, true);
                 case Q4_K -> q45K(w, values, v0, cols, sigma, rnd, false);
                 case Q5_K -> q45K(w, values, v0, cols, sigma, rnd, true);
                 case Q6_K -> q6K(w, values, v0, cols, sigma, rnd);
@@ -120,6 +122,35 @@ final class QuantBlocks {
             }
             for (int j = 0; j < 16; j++) at.putByte(2 + j, q[j] | q[j + 16] << 4);
         }
+    }
+
+    /**
+     * block_q5_0 (22 bytes: fp16 d, qh[4], qs[16]; value d * (q - 16)) or block_q5_1 (24: fp16 d, fp16 m, qh[4],
+     * qs[16]; value d * q + m), q = nibble | bit k of the little-endian qh << 4 for value k. m near -16 d keeps
+     * Q5_1's values centred, as a quantizer's would be.
+     */
+    private static void q5(Writer w, double[] values, int v0, int cols, double sigma, Random rnd, boolean withMin) {
+        int blockBytes = withMin ? 24 : 22, qh = withMin ? 4 : 2;
+        for (int b = 0; b < cols / 32; b++) {
+            Writer at = w.at(b * blockBytes);
+            double d = fp16(at, 0, sigma * jitter(rnd) / 9.2);
+            double m = withMin ? fp16(at, 2, -16 * d * jitter(rnd)) : 0;
+            int[] q = new int[32];
+            int high = 0;
+            for (int i = 0; i < 32; i++) {
+                q[i] = rnd.nextInt(32);
+                high |= (q[i] >> 4) << i;
+                values[v0 + b * 32 + i] = withMin ? d * q[i] + m : d * (q[i] - 16);
+            }
+            at.putInt(qh, high);
+            for (int j = 0; j < 16; j++) at.putByte(qh + 4 + j, (q[j] & 15) | (q[j + 16] & 15) << 4);
+        }
+    }
+
+    /** The fp16 m of Q5_1 block {@code block} of row {@code row} (the min each block adds). */
+    static double q5_1Min(Blocks b, int row, int block) {
+        int at = row * Math.toIntExact(b.type().byteSize(b.cols())) + block * 24 + 2;
+        return Float.float16ToFloat((short) ((b.bytes()[at] & 0xFF) | (b.bytes()[at + 1] << 8)));
     }
 
     /**

@@ -72,7 +72,7 @@ final class StoredFormatModels {
 
     private static void add(GgufWriter w, String name, GgmlType type, float[] values, int rows, int cols, Random random) {
         byte[] bytes = switch (type) {
-            case F32, F16, BF16, Q8_0 -> Quantization.encode(type, values);
+            case F32, F16, BF16, Q8_0, Q5_0, Q5_1 -> Quantization.encode(type, values);
             case Q4_0, Q4_K, Q5_K, Q6_K -> {
                 double squares = 0;
                 for (float v : values) squares += (double) v * v;
