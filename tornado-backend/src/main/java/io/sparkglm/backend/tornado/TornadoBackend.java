@@ -25,8 +25,10 @@ import uk.ac.manchester.tornado.api.WorkerGrid1D;
 import uk.ac.manchester.tornado.api.WorkerGrid2D;
 import uk.ac.manchester.tornado.api.common.TornadoDevice;
 import uk.ac.manchester.tornado.api.enums.DataTransferMode;
+import uk.ac.manchester.tornado.api.types.arrays.ByteArray;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.IntArray;
+import uk.ac.manchester.tornado.api.types.arrays.ShortArray;
 
 /**
  * The GLM-4 forward pass on a TornadoVM device, all tokens of a step at once.
@@ -44,7 +46,10 @@ import uk.ac.manchester.tornado.api.types.arrays.IntArray;
  * them per run (their rows gathered first), and only those rows come back.
  *
  * <p>The KV cache is allocated once for {@code slots} sequences of up to {@code slotContext} tokens each
- * (the plan's arrays are fixed when it is built); a sequence takes a free slot and gives it back on close.
+ * (the plan's arrays are fixed when it is built), in f32, f16 or q8_0 ({@link AttentionKernels}); a sequence
+ * takes a free slot and gives it back on close. Attention runs per (token, KV group, span of keys) and a merge
+ * per (token, head), through a partials buffer of {@code [maxStepTokens, heads, 16, headDim + 2]} floats that
+ * does not grow with the context.
  * A token's arithmetic does not depend on the other tokens of its step, so a sequence gets the same logits
  * alone or in a batch, whole or in chunks.
  */
@@ -70,7 +75,18 @@ public final class TornadoBackend implements Backend {
     // scales; bsums: Q8_K's sums of 16 quants, or Q8_1's block sums. One set serves every matrix: each prepares its input right before it.
     private final FloatArray hidden, normed, quants, scales, bsums, qkv, context, ffnAct, logits;
     private final FloatArray rope;
-    private final FloatArray[] keyCache, valueCache;
+    // The KV cache: per layer one array for K and one for V, of the plan's KV type (the other types' arrays
+    // are one-element placeholders the kernels never touch); attention's per-span partial softmaxes.
+    private final KvCacheType kvType;
+    private final FloatArray[] keyF32, valueF32;
+    private final ShortArray[] keyF16, valueF16;
+    private final ByteArray[] keyQ8, valueQ8;
+    // One placeholder per parameter: TornadoVM's graph compiler never finished scheduling a task that had one
+    // object in two parameters it writes (it looped in scheduleAndEmitTornadoVMBytecodes).
+    private final FloatArray noKeyF32 = new FloatArray(1), noValueF32 = new FloatArray(1);
+    private final ShortArray noKeyF16 = new ShortArray(1), noValueF16 = new ShortArray(1);
+    private final ByteArray noKeyQ8 = new ByteArray(1), noValueQ8 = new ByteArray(1);
+    private final FloatArray partials;
     private final KernelContext kernelContext = new KernelContext();
     private final List<SizedGrid> tokenGrids = new ArrayList<>();
     private final List<SizedGrid> logitGrids = new ArrayList<>();
@@ -83,6 +99,15 @@ public final class TornadoBackend implements Backend {
             throw new IllegalArgumentException("head dim " + c.headDim() + " exceeds the attention kernel's "
                     + Kernels.MAX_HEAD_DIM);
         }
+        int rowsPerGroup = c.heads() / c.kvHeads();
+        if (rowsPerGroup > AttentionKernels.MAX_GROUP_ROWS || rowsPerGroup * c.headDim() > AttentionKernels.MAX_GROUP_FLOATS) {
+            throw new IllegalArgumentException(rowsPerGroup + " query heads of " + c.headDim() + " dims per KV group exceed the "
+                    + "attention kernel's local tiles (at most " + AttentionKernels.MAX_GROUP_ROWS + " heads and "
+                    + AttentionKernels.MAX_GROUP_FLOATS + " floats per group)");
+        }
+        if (kvType == KvCacheType.Q8_0 && c.kvDim() % Kernels.Q8_BLOCK != 0) {
+            throw new IllegalArgumentException("a q8_0 KV cache needs kvDim to be a multiple of 32, got " + c.kvDim());
+        }
         if (c.hidden() % Kernels.Q8_BLOCK != 0 || c.qDim() % Kernels.Q8_BLOCK != 0 || c.ffnHidden() % Kernels.Q8_BLOCK != 0) {
             throw new IllegalArgumentException("the tornado backend needs hidden, heads*headDim and ffn to be multiples of 32");
         }
@@ -90,6 +115,7 @@ public final class TornadoBackend implements Backend {
             throw new IllegalArgumentException("maxStepTokens and logitRows must be positive, got " + maxStepTokens + " and " + logitRows);
         }
         this.slots = slots;
+        this.kvType = kvType;
         this.slotContext = slotContext;
         this.maxStepTokens = maxStepTokens;
         this.logitRows = Math.min(logitRows, maxStepTokens);
@@ -116,11 +142,22 @@ public final class TornadoBackend implements Backend {
         ffnAct = new FloatArray(m * c.ffnHidden());
         logits = new FloatArray(this.logitRows * c.vocabSize());
         rope = RopeTable.of(slotContext, c.ropeDims(), c.ropeBase()).table();
-        keyCache = new FloatArray[c.layers()];
-        valueCache = new FloatArray[c.layers()];
-        for (int l = 0; l < c.layers(); l++) {
-            keyCache[l] = new FloatArray(slots * slotContext * c.kvDim());
-            valueCache[l] = new FloatArray(slots * slotContext * c.kvDim());
+        partials = new FloatArray(m * AttentionKernels.partialFloatsPerToken(c.heads(), c.headDim()));
+        int layers = c.layers();
+        keyF32 = new FloatArray[layers];
+        valueF32 = new FloatArray[layers];
+        keyF16 = new ShortArray[layers];
+        valueF16 = new ShortArray[layers];
+        keyQ8 = new ByteArray[layers];
+        valueQ8 = new ByteArray[layers];
+        int cacheRows = slots * slotContext;          // DevicePlan checked that each array's units fit an int
+        for (int l = 0; l < layers; l++) {
+            keyF32[l] = kvType == KvCacheType.F32 ? new FloatArray(cacheRows * c.kvDim()) : noKeyF32;
+            valueF32[l] = kvType == KvCacheType.F32 ? new FloatArray(cacheRows * c.kvDim()) : noValueF32;
+            keyF16[l] = kvType == KvCacheType.F16 ? new ShortArray(cacheRows * c.kvDim()) : noKeyF16;
+            valueF16[l] = kvType == KvCacheType.F16 ? new ShortArray(cacheRows * c.kvDim()) : noValueF16;
+            keyQ8[l] = kvType == KvCacheType.Q8_0 ? new ByteArray((int) (cacheRows * kvType.rowBytes(c.kvDim()))) : noKeyQ8;
+            valueQ8[l] = kvType == KvCacheType.Q8_0 ? new ByteArray((int) (cacheRows * kvType.rowBytes(c.kvDim()))) : noValueQ8;
         }
 
         List<ImmutableTaskGraph> all = new ArrayList<>();
@@ -201,11 +238,12 @@ public final class TornadoBackend implements Backend {
         String name = "layer" + l;
         List<DeviceMatrix> matrices = new ArrayList<>(w.qkv());
         matrices.addAll(List.of(w.attnOutput(), w.ffnGateUp(), w.ffnDown()));
-        List<Object> used = new ArrayList<>(List.of(kernelContext, step, hidden, normed, qkv, rope, context, ffnAct, noBias));
+        List<Object> used = new ArrayList<>(List.of(kernelContext, step, hidden, normed, qkv, rope, context, ffnAct, noBias,
+                partials, noKeyF32, noValueF32, noKeyF16, noValueF16, noKeyQ8, noValueQ8));
         used.addAll(preparedInputs(matrices));
         List<Object> layerData = new ArrayList<>(List.of(w.attnNorm(), w.qkvBias(), w.ffnNorm()));
         for (DeviceMatrix m : matrices) layerData.add(m.data());
-        layerData.addAll(List.of(keyCache[l], valueCache[l]));
+        layerData.addAll(List.of(layerCaches(l)));
         TaskGraph g = chained(name, used.toArray())
                 .transferToDevice(DataTransferMode.FIRST_EXECUTION, layerData.toArray());
 
@@ -224,12 +262,21 @@ public final class TornadoBackend implements Backend {
                 offset += part.rows();
             }
         }
-        g.task("rope", AttentionKernels::ropeAndCache, kernelContext, step, qkv, rope, keyCache[l], valueCache[l],
-                c.heads(), c.kvHeads(), c.headDim(), c.ropeDims());
-        perToken(tokenGrids, name + ".rope", (c.heads() + c.kvHeads()) * c.headDim() / 2, Kernels.LOCAL);
-        g.task("attention", AttentionKernels::attention, kernelContext, step, qkv, keyCache[l], valueCache[l], context,
-                c.heads(), c.kvHeads(), c.headDim(), (float) (1.0 / Math.sqrt(c.headDim())));
-        perToken(tokenGrids, name + ".attention", c.heads() * Kernels.LOCAL, Kernels.LOCAL);
+        if (kvType == KvCacheType.Q8_0) {
+            g.task("rope", AttentionKernels::ropeAndCacheQ8, kernelContext, step, qkv, rope, keyQ8[l], valueQ8[l],
+                    c.heads(), c.kvHeads(), c.headDim(), c.ropeDims());
+            perToken(tokenGrids, name + ".rope", c.qkvDim() / Kernels.Q8_BLOCK, Kernels.LOCAL);
+        } else {
+            g.task("rope", AttentionKernels::ropeAndCache, kernelContext, step, qkv, rope, keyF32[l], keyF16[l],
+                    valueF32[l], valueF16[l], c.heads(), c.kvHeads(), c.headDim(), c.ropeDims(), kvType.ordinal());
+            perToken(tokenGrids, name + ".rope", (c.heads() + c.kvHeads()) * c.headDim() / 2, Kernels.LOCAL);
+        }
+        g.task("attention", AttentionKernels::attentionSpans, kernelContext, step, qkv, keyF32[l], keyF16[l], keyQ8[l],
+                valueF32[l], valueF16[l], valueQ8[l], partials, c.heads(), c.kvHeads(), c.headDim(),
+                (float) (1.0 / Math.sqrt(c.headDim())), kvType.ordinal());
+        perToken(tokenGrids, name + ".attention", c.kvHeads() * AttentionKernels.SPLITS * Kernels.LOCAL, Kernels.LOCAL);
+        g.task("merge", AttentionKernels::attentionMerge, kernelContext, step, partials, context, c.heads(), c.headDim());
+        perToken(tokenGrids, name + ".merge", c.heads() * Kernels.LOCAL, Kernels.LOCAL);
         matmul(g, step, tokenGrids, name, "attnOutput", w.attnOutput(), context, Kind.RESIDUAL, null, hidden);
 
         // feed-forward block
@@ -238,6 +285,15 @@ public final class TornadoBackend implements Backend {
         matmul(g, step, tokenGrids, name, "gateUp", w.ffnGateUp(), normed, Kind.GATE_UP, null, ffnAct);
         matmul(g, step, tokenGrids, name, "down", w.ffnDown(), ffnAct, Kind.RESIDUAL, null, hidden);
         return persistCarried(g);
+    }
+
+    /** The layer's K and V cache arrays of the plan's KV type (the placeholders are carried with the activations). */
+    private Object[] layerCaches(int l) {
+        return switch (kvType) {
+            case F32 -> new Object[] {keyF32[l], valueF32[l]};
+            case F16 -> new Object[] {keyF16[l], valueF16[l]};
+            case Q8_0 -> new Object[] {keyQ8[l], valueQ8[l]};
+        };
     }
 
     /** The final norm and the logits for the rows listed in {@code logitRowList} ({@code [L, rows...]}). */

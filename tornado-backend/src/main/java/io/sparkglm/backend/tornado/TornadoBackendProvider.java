@@ -17,7 +17,8 @@ import uk.ac.manchester.tornado.api.runtime.TornadoRuntimeProvider;
  * <p>The KV cache is reserved when the backend opens: one slot per sequence the engine keeps live
  * ({@code maxBatch}; {@value #SLOTS_PROPERTY} overrides, default 4 without an engine), each of the engine's
  * context cap in tokens ({@code maxContext}; {@value #CONTEXT_PROPERTY} overrides; default the model's
- * context, at most 4096). The engine caps its context at the slot size. A step runs
+ * context, at most 4096), in the KV cache type of {@code BackendOptions.kvCacheType} (f32, f16 or q8_0). The
+ * engine caps its context at the slot size. A step runs
  * at most {@value #MAX_STEP_TOKENS_PROPERTY} tokens (default 256) per device launch (bigger steps are split;
  * the activation buffers are sized for it), and the logits of at most {@value #LOGIT_ROWS_PROPERTY} tokens
  * (default 16) per logits launch.
@@ -105,15 +106,12 @@ public final class TornadoBackendProvider implements BackendProvider {
                     + " and -D" + LOGIT_ROWS_PROPERTY + " must be positive, got " + slots + ", " + context + ", "
                     + maxStepTokens + " and " + logitRows);
         }
-        if (!"f32".equals(options.kvCacheType())) {
-            throw new IllegalArgumentException("the tornado backend keeps its KV cache in f32; kvCacheType "
-                    + options.kvCacheType() + " is not supported");
-        }
+        KvCacheType kvType = KvCacheType.of(options.kvCacheType());     // f32, f16 or q8_0 ("auto" is resolved by the engine)
         Thread thread = Thread.currentThread();
         ClassLoader previous = thread.getContextClassLoader();
         thread.setContextClassLoader(TornadoBackendProvider.class.getClassLoader());
         try {
-            return new TornadoBackend(checkpoint, KvCacheType.of(options.kvCacheType()), slots, context, maxStepTokens, logitRows, options.device());
+            return new TornadoBackend(checkpoint, kvType, slots, context, maxStepTokens, logitRows, options.device());
         } finally {
             thread.setContextClassLoader(previous);
         }

@@ -25,6 +25,9 @@ import org.junit.jupiter.params.provider.CsvSource;
  * position of the three oracle sequences, then incremental decode along the greedy path with the 20 greedy
  * ids exactly. Q8_0 reaches llama.cpp's numbers because activations are quantized to Q8_0 as ggml does.
  *
+ * <p>The {@code f32-kvf16-fa} variant runs the f32 model with an f16 KV cache against llama.cpp's run with an f16
+ * cache and flash attention, held to 5e-3 as the CPU backend is ({@code CpuBackendOracleTest}).
+ *
  * <p>Q8_0 rounding ties: testdata/oracle/README.md documents two rows (a seq1 decode row, a seq2 prefill row)
  * where {@code x * 127 / amax} lands on a tie like -53.49999, so a last-bit difference in {@code x} flips one
  * int8 activation and moves the logits by 1.6e-2 / 2.6e-2 even for an exact float64 reference. Such rows are
@@ -33,12 +36,13 @@ import org.junit.jupiter.params.provider.CsvSource;
 class TornadoBackendOracleTest {
 
     @ParameterizedTest(name = "{0}: prefill rows, greedy ids and decode rows within {1}")
-    @CsvSource({"f32, 1e-4, 0", "q8_0, 1e-3, 2"})
+    @CsvSource({"f32, 1e-4, 0", "q8_0, 1e-3, 2", "f32-kvf16-fa, 5e-3, 2"})
     void matchesLlamaCpp(String variant, double tolerance, int allowedTieRows) {
         List<String> tieRows = new java.util.ArrayList<>();
         Path model = variant.equals("q8_0") ? SharedFiles.tinyQ8() : SharedFiles.tinyF32();
+        String kvCache = variant.contains("kvf16") ? "f16" : "f32";     // llama.cpp with an f16 cache (and flash attention)
         try (Checkpoint checkpoint = ModelLoader.open(model);
-             Backend backend = Backends.open("tornado", checkpoint, new BackendOptions(0, "f32", -1))) {
+             Backend backend = Backends.open("tornado", checkpoint, new BackendOptions(0, kvCache, -1))) {
             assertEquals("tornado", backend.name());
             int vocab = backend.config().vocabSize();
             List<int[]> sequences = Oracle.sequences();
