@@ -236,7 +236,7 @@ final class InfoCommand implements Callable<Integer> {
         row(out, "step buffers", plan.stepBuffers(), String.format(Locale.ROOT, "activations of %d tokens, %d attention "
                 + "spans per token and head, %d logits rows: the same at any context", DevicePlan.DEFAULT_MAX_STEP_TOKENS,
                 DevicePlan.ATTENTION_SPLITS, DevicePlan.DEFAULT_LOGIT_ROWS));
-        row(out, "total", plan.total(), "");
+        row(out, "total", plan.total(), "on the device; the host holds a copy of the same arrays (TornadoVM mirrors each)");
         out.println("device:       " + deviceName);
         String problem = plan.problem(deviceBytes, "the device", c, kv, batch, n);
         out.println("fits:         " + (problem == null ? "yes" : "no: " + problem));
