@@ -91,20 +91,6 @@ public final class AttentionKernels {
         return sign | (((e + 15) << 10) + m - 1024);
     }
 
-    /** The value of fp16 bits (the low 16 bits of {@code half}), finite values; integer and float arithmetic only. */
-    public static float fp16Value(int half) {
-        int bits = half & 0xFFFF;
-        int exponent = (bits >> 10) & 0x1F;
-        int mantissa = bits & 0x3FF;
-        float magnitude;
-        if (exponent == 0) {
-            magnitude = mantissa * 5.9604645e-8f;                                // subnormal: m * 2^-24
-        } else {
-            magnitude = (1024 + mantissa) * ((float) (1 << exponent) * 2.9802322e-8f); // (1024+m) * 2^(e-25)
-        }
-        return (bits & 0x8000) != 0 ? -magnitude : magnitude;
-    }
-
     /**
      * Quantizes {@code qkv[from .. from+32)} into one Q8_0 block at {@code cache[at]}: {@code d = fp16(amax/127)},
      * {@code q = rint(x * 127/amax)} (0 when amax is 0), as the CPU backend's quantizeQ8_0 (ggml on x86).
@@ -127,7 +113,7 @@ public final class AttentionKernels {
         if (kvType == KV_F16) return fp16Value(f16.get(i));
         int block = i / Q8_BLOCK;                                           // rows are whole blocks (kvDim % 32 == 0)
         int at = block * Q8_BLOCK_BYTES;
-        float d = fp16Value((q8.get(at) & 0xFF) | ((q8.get(at + 1) & 0xFF) << 8));
+        float d = fp16At(q8, at);
         return (float) q8.get(at + 2 + i - block * Q8_BLOCK) * d;
     }
 
@@ -300,7 +286,7 @@ public final class AttentionKernels {
                             int block = at / Q8_BLOCK;
                             int b = block * Q8_BLOCK_BYTES;
                             v = (float) keyQ8.get(b + 2 + at - block * Q8_BLOCK)
-                                    * fp16Value((keyQ8.get(b) & 0xFF) | ((keyQ8.get(b + 1) & 0xFF) << 8));
+                                    * fp16At(keyQ8, b);
                         }
                         tile[i] = v;
                     }
@@ -344,7 +330,7 @@ public final class AttentionKernels {
                             int block = at / Q8_BLOCK;
                             int b = block * Q8_BLOCK_BYTES;
                             v = (float) valueQ8.get(b + 2 + at - block * Q8_BLOCK)
-                                    * fp16Value((valueQ8.get(b) & 0xFF) | ((valueQ8.get(b + 1) & 0xFF) << 8));
+                                    * fp16At(valueQ8, b);
                         }
                         // every thread passed the barrier after the scores, so no one still reads the keys
                         tile[i] = v;

@@ -1,6 +1,7 @@
 package io.sparkglm.backend.tornado;
 
 import io.sparkglm.generate.DevicePlan;
+import io.sparkglm.generate.MemoryPlan;
 import io.sparkglm.model.Checkpoint;
 import io.sparkglm.model.GgmlType;
 import io.sparkglm.model.ModelFormatException;
@@ -48,15 +49,9 @@ record DeviceWeights(DeviceMatrix tokenEmbedding, Layer[] layers, FloatArray out
     record Layer(FloatArray attnNorm, List<DeviceMatrix> qkv, FloatArray qkvBias, DeviceMatrix attnOutput,
                  FloatArray ffnNorm, DeviceMatrix ffnGateUp, DeviceMatrix ffnDown) {}
 
+    /** ggml's vec_dot_type for the type: the engine's own mapping, so both backends prepare inputs alike. */
     static ActivationFormat activationFormat(GgmlType type) {
-        return switch (type) {
-            case F32 -> ActivationFormat.F32;
-            case F16 -> ActivationFormat.F16;
-            case BF16 -> ActivationFormat.BF16;
-            case Q8_0, Q4_0, Q5_0 -> ActivationFormat.Q8_0;
-            case Q5_1 -> ActivationFormat.Q8_1;
-            case Q4_K, Q5_K, Q6_K -> ActivationFormat.Q8_K;
-        };
+        return MemoryPlan.activationFormat(type);
     }
 
     /** Bytes the weights take on the device (matrices as stored, norms and biases F32). */

@@ -59,8 +59,8 @@ class AttentionKernelsTest {
         }
         for (int bits = 0; bits < 0x10000; bits++) {
             if ((bits & 0x7C00) == 0x7C00) continue;                      // inf/NaN are never stored
-            assertEquals(Float.float16ToFloat((short) bits), fp16Value(bits), "decode of " + Integer.toHexString(bits));
-            assertEquals(Float.float16ToFloat((short) bits), fp16Value((short) bits), "decode of a sign-extended short");
+            assertEquals(Float.float16ToFloat((short) bits), Kernels.fp16Value(bits), "decode of " + Integer.toHexString(bits));
+            assertEquals(Float.float16ToFloat((short) bits), Kernels.fp16Value((short) bits), "decode of a sign-extended short");
         }
         assertEquals(0, fp16Bits(-0f), "-0 is stored as +0 (the same value; see fp16Bits)");
     }

@@ -28,7 +28,7 @@ final class TestKernels {
 
     static void decodeFp16Bits(KernelContext context, ShortArray in, FloatArray out, int n) {
         int i = context.globalIdx;
-        if (i < n) out.set(i, AttentionKernels.fp16Value(in.get(i)));
+        if (i < n) out.set(i, Kernels.fp16Value(in.get(i)));
     }
 
     /** Block b of {@code in} into Q8_0 block b of {@code out}. */
