@@ -40,8 +40,6 @@ public final class Activations {
      * columns, then the odd ones, so float lane i pairs columns 2i and 2i+1 as the int16 kernel does.
      */
     final float[] pairs;
-    /** Q8_1: per token and block, the stored sum s less the sum of the dense values (see {@link #sumResiduals}). */
-    private volatile float[] sumResiduals;
     /** {@link #values} times their block scales (the panel kernel's input), valid when {@link #denseComplete}. */
     private float[] dense;
     private volatile boolean denseComplete;
@@ -94,7 +92,6 @@ public final class Activations {
         if (n < 1 || n > capacity) throw new IllegalArgumentException("token count " + n + " outside 1.." + capacity);
         tokens = n;
         denseComplete = false;
-        sumResiduals = null;
         return this;
     }
 
@@ -140,33 +137,6 @@ public final class Activations {
             float scale = scales[t * blocks + b];
             int from = t * stride + b * block;
             for (int i = from; i < from + block; i++) d[i] = values[i] * scale;
-        }
-    }
-
-    /**
-     * Q8_1: {@code s - sum(q * d)} per token and block ({@code [t * cols/32 + b]}): what a Q5_1 block's min m meets in
-     * ggml's product ({@code m * s}) beyond what it meets in the prompt kernel's plain product with the dense values
-     * (the stored s is {@code d * sum q} rounded to fp16, with d before its own rounding). Made once per load.
-     */
-    float[] sumResiduals() {
-        float[] e = sumResiduals;
-        if (e != null) return e;
-        synchronized (this) {
-            if (sumResiduals == null) {
-                if (format != ActivationFormat.Q8_1) throw new IllegalStateException(format + " activations have no block sums");
-                float[] d = dense();
-                int blocks = cols / 32;
-                float[] r = new float[tokens * blocks];
-                for (int t = 0; t < tokens; t++) {
-                    for (int b = 0; b < blocks; b++) {
-                        double sum = 0;
-                        for (int i = t * stride + b * 32; i < t * stride + b * 32 + 32; i++) sum += d[i];
-                        r[t * blocks + b] = (float) (sums[t * blocks + b] - sum);
-                    }
-                }
-                sumResiduals = r;
-            }
-            return sumResiduals;
         }
     }
 

@@ -49,7 +49,7 @@ final class PanelGemm {
             int left = rowTo - r0;
             int width = left >= PANEL ? PANEL : left >= Simd.L ? left / Simd.L * Simd.L : 1;
             if (width == 1) {
-                m.dequantizeRowChecked(r0, rows, 0);
+                m.panelRow(r0, rows, 0);
                 for (int t = 0; t < n; t++) out[outOffset + t * outStride + r0] = scalarDot(rows, xs, t * stride, cols);
             } else {
                 unpack(m, r0, width, rows, panel, LANE_OFFSETS.get());
@@ -74,7 +74,7 @@ final class PanelGemm {
      */
     private static void unpack(WeightMatrix m, int r0, int width, float[] rows, float[] panel, int[] lanes) {
         int cols = m.cols(), rs = rowStride(cols), l = Simd.L;
-        for (int j = 0; j < width; j++) m.dequantizeRowChecked(r0 + j, rows, j * rs);
+        for (int j = 0; j < width; j++) m.panelRow(r0 + j, rows, j * rs);
         for (int j = 0; j < l; j++) lanes[j] = j * rs;
         for (int c = 0; c < cols; c++) {
             for (int v = 0; v < width; v += l) FloatVector.fromArray(F, rows, v * rs + c, lanes, 0).intoArray(panel, c * width + v);

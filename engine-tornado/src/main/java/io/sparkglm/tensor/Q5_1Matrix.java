@@ -51,21 +51,35 @@ final class Q5_1Matrix extends WeightMatrix {
     }
 
     /**
-     * The prompt kernel multiplies the dequantized weights {@code d q + m} with the dense activations {@code qx dx}, so
-     * each block's min meets {@code dx sum qx}; ggml's product (and {@link #matmulChecked}) has it meet the stored
-     * fp16 sum s. Add {@code m (s - dx sum qx)} per block, so both kernels compute the same product.
+     * The prompt kernel's rows: {@code d q} without the minimum. A block's {@code m} multiplies the sum of its
+     * activations, which ggml takes from Q8_1's stored fp16 s: folding m into the panel would give it the dense
+     * values' sum instead, and their large same-signed products cancel in float (4e-2 on a small model's logits).
      */
     @Override
+    void panelRow(int row, float[] dst, int dstOffset) {
+        long base = row * rowBytes;
+        for (int b = 0; b < blocks; b++) {
+            long blk = base + (long) b * BLOCK_BYTES;
+            float d = Simd.fp16(data, blk);
+            int qh = data.get(Simd.I32, blk + 4);
+            for (int j = 0; j < BLOCK / 2; j++) {
+                int v = data.get(ValueLayout.JAVA_BYTE, blk + 8 + j) & 0xff;
+                dst[dstOffset + b * BLOCK + j] = ((v & 0x0f) | ((qh >>> j) & 1) << 4) * d;
+                dst[dstOffset + b * BLOCK + j + 16] = ((v >> 4) | ((qh >>> (j + 16)) & 1) << 4) * d;
+            }
+        }
+    }
+
+    /** {@code sum_b m_b s_b} per row and token, one fma chain over the blocks, as {@link #matmulChecked}'s {@code summs}. */
+    @Override
     void panelCorrection(Activations x, float[] out, int outOffset, int outStride, int rowFrom, int rowTo) {
-        float[] residuals = x.sumResiduals();
-        float[] mins = new float[blocks];
+        float[] sums = x.sums, mins = new float[blocks];
         for (int r = rowFrom; r < rowTo; r++) {
-            long row = r * rowBytes;
             for (int b = 0; b < blocks; b++) mins[b] = min(r, b);
             for (int t = 0; t < x.tokens(); t++) {
-                float correction = 0f;
-                for (int b = 0; b < blocks; b++) correction = Math.fma(mins[b], residuals[t * blocks + b], correction);
-                out[outOffset + t * outStride + r] += correction;
+                float summs = 0f;
+                for (int b = 0; b < blocks; b++) summs = Math.fma(mins[b], sums[t * blocks + b], summs);
+                out[outOffset + t * outStride + r] += summs;
             }
         }
     }

@@ -114,9 +114,14 @@ public abstract sealed class WeightMatrix permits F32Matrix, F16Matrix, BF16Matr
     abstract void matmulChecked(Activations x, float[] out, int outOffset, int outStride, int rowFrom, int rowTo);
 
     /**
-     * What the prompt kernel's plain product of dequantized weights and dense activations misses of ggml's product,
-     * added to its outputs: nothing for most formats; Q5_1's blocks meet Q8_1's stored fp16 sums ({@link Q5_1Matrix}).
+     * Row {@code row} as the prompt kernel multiplies it: the dequantized row for most formats; Q5_1 leaves its
+     * blocks' minimums out and adds them in {@link #panelCorrection}, as ggml does ({@link Q5_1Matrix}).
      */
+    void panelRow(int row, float[] dst, int dstOffset) {
+        dequantizeRowChecked(row, dst, dstOffset);
+    }
+
+    /** What the prompt kernel adds to its outputs after the panels: nothing, but for Q5_1's {@code m * s} per block. */
     void panelCorrection(Activations x, float[] out, int outOffset, int outStride, int rowFrom, int rowTo) {}
 
     abstract void dequantizeRowChecked(int row, float[] dst, int dstOffset);

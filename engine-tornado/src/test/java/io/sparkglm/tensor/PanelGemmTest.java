@@ -65,7 +65,7 @@ class PanelGemmTest {
             Random rnd = new Random(17L * cols + type.ordinal());
             WeightMatrix w = TestFormats.random(type, ROWS, cols, rnd).open();
             float[][] weights = new float[ROWS][cols];
-            for (int r = 0; r < ROWS; r++) w.dequantizeRow(r, weights[r], 0);
+            for (int r = 0; r < ROWS; r++) w.panelRow(r, weights[r], 0);          // Q5_1: d q, its minimums apart
             for (int n : TOKEN_COUNTS) {
                 float[] raw = TestFormats.randomActivations(n, cols, rnd);
                 Activations x = Activations.prepare(w.activationFormat(), raw, 0, n, cols);
@@ -84,7 +84,11 @@ class PanelGemmTest {
                     for (int r = 0; r < ROWS; r++) {
                         float acc = 0f;
                         for (int c = 0; c < cols; c++) acc = Math.fma(weights[r][c], xt[t * x.stride + c], acc);
-                        acc += (float) q5_1Correction(w, x, r, t);          // Q5_1: one fma chain over its blocks, added
+                        if (w.type() == GgmlType.Q5_1) {                  // m * s: one fma chain over the blocks, added
+                            float summs = 0f;
+                            for (int b = 0; b < cols / 32; b++) summs = Math.fma(((Q5_1Matrix) w).min(r, b), x.blockSum(t, b), summs);
+                            acc += summs;
+                        }
                         String where = type + " cols=" + cols + " n=" + n + " token " + t + " row " + r;
                         assertEquals(Float.floatToRawIntBits(acc), Float.floatToRawIntBits(out[t * ROWS + r]), where + ": " + acc + " vs " + out[t * ROWS + r]);
                         assertEquals(Float.floatToRawIntBits(acc), Float.floatToRawIntBits(alone[r]), where + " alone");
@@ -95,24 +99,18 @@ class PanelGemmTest {
     }
 
     /**
-     * Q5_1 only: what ggml's product adds beyond the plain one, {@code sum_b m_b (s_b - sum dense_b)}, as the kernel
-     * computes it (one fma chain over the blocks, in float); 0 for other formats.
+     * Q5_1 only: what ggml's product adds beyond the plain product of the decoded weights and the dense activations,
+     * {@code sum_b m_b (s_b - sum_b dense)} (in float64); 0 for other formats.
      */
     private static double q5_1Correction(WeightMatrix w, Activations x, int row, int t) {
         if (w.type() != GgmlType.Q5_1) return 0;
-        int blocks = w.cols() / 32;
-        float[] e = x.sumResiduals();
-        float correction = 0f;
-        for (int b = 0; b < blocks; b++) {
-            float min = minOf(w, row, b);
-            correction = Math.fma(min, e[t * blocks + b], correction);
+        double correction = 0;
+        for (int b = 0; b < w.cols() / 32; b++) {
+            double dense = 0;
+            for (int c = b * 32; c < b * 32 + 32; c++) dense += x.get(t, c);
+            correction += (double) ((Q5_1Matrix) w).min(row, b) * (x.blockSum(t, b) - dense);
         }
         return correction;
-    }
-
-    /** Block {@code b}'s fp16 min of a Q5_1 row, through the matrix's own bytes. */
-    private static float minOf(WeightMatrix w, int row, int b) {
-        return ((Q5_1Matrix) w).min(row, b);
     }
 
     /** Every format: the prompt kernel and the decode kernel compute the same product, but for rounding. */
