@@ -7,7 +7,7 @@ import static io.sparkglm.tensor.Simd.F;
 /**
  * The prompt kernel: a weight matrix times many tokens as a blocked float GEMM, for any storage format.
  *
- * <p>Weights are unpacked {@link #PANEL} rows at a time (through {@code dequantizeRow}) into a column-major
+ * <p>Weights are unpacked {@link #PANEL} rows at a time (through {@code panelRow}) into a column-major
  * float panel, so one vector holds one column of {@link Simd#L} rows. Tokens then pass the panel in tiles of
  * {@code PANEL} rows x six tokens ({@link FloatGemm}) whose accumulators stay in registers: per column, four
  * weight vectors and six broadcast activations feed 24 FMAs. That reaches ~80% of the float FMA peak,
@@ -20,8 +20,10 @@ import static io.sparkglm.tensor.Simd.F;
  * the activation value the decode kernel multiplies with ({@code q * d} for quantized activations). One lane of
  * a vector FMA is exactly {@link Math#fma}, and partial sums pass through {@code out} unchanged between column
  * blocks, so every tile shape, token tail and row tail computes bit for bit the same: a token's result never
- * depends on the tokens or rows that share its call. The two kernels round differently (this one has no
- * per-block integer sums or lane sums), so a backend picks the kernel by a token's role, never by batch size.
+ * depends on the tokens or rows that share its call. (Q5_1 alone unpacks {@code d q} and then adds its blocks'
+ * {@code m s} as a second fma chain, as ggml computes them: {@link WeightMatrix#panelRow}, {@link
+ * WeightMatrix#panelCorrection}.) The two kernels round differently (this one has no per-block integer sums or lane
+ * sums), so a backend picks the kernel by a token's role, never by batch size.
  */
 final class PanelGemm {
 
