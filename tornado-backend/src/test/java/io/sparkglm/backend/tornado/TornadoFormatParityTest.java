@@ -25,7 +25,8 @@ import org.junit.jupiter.params.provider.ValueSource;
  * The TornadoVM backend against the CPU backend on random GLM-4-shaped models whose weights are stored in the
  * other formats (never widened on the device): F16 (with separate Q, K, V concatenated into one matrix), BF16,
  * Q4_0, a Q4_K_M-like mixture (Q4_K, Q5_K, Q6_K; separate Q, K, V of different types computed as parts), and
- * a GLM-4 Q4_K_M file as llama-quantize writes it, whose ffn_down (no multiple of 256 wide) is Q5_0 or Q8_0.
+ * GLM-4 Q4_K_M and Q5_K_M files as llama-quantize writes them, whose ffn_down (no multiple of 256 wide) is Q5_0,
+ * Q8_0 or Q5_1.
  * Two sequences share each step (an 81-token prompt over two attention tiles, then 6 greedy decode steps).
  *
  * <p>Tolerances. The kernels are exact up to float summation order (MatrixKernelsTest), but every format
@@ -60,21 +61,29 @@ class TornadoFormatParityTest {
                 return GgmlType.Q4_K;
             }, true, 1e-3, 1e-3);
             // GLM-4's ffn_down (13,696 columns; here 320) is no multiple of 256, so llama-quantize falls back: in a
-            // Q4_K_M file Q4_K -> Q5_0 and, on the layers given more bits, Q6_K -> Q8_0. (A Q5_K_M file's Q5_1
-            // ffn_down is not here: on such a model the device agrees with the CPU backend's decode kernel to 1e-6
-            // on every row, but the CPU's prompt kernel differs from both by up to 0.14: ADR 0014.)
+            // Q4_K_M file Q4_K -> Q5_0 and, on the layers given more bits, Q6_K -> Q8_0
             case "GLM4_Q4_K_M" -> new Case(spec(256, 320, 25), t -> {
                 if (t.equals("blk.0.ffn_down.weight") || t.equals("output.weight")) return GgmlType.Q8_0;
                 if (t.equals("blk.1.ffn_down.weight")) return GgmlType.Q5_0;
                 if (t.endsWith("ffn_up.weight")) return GgmlType.Q5_K;
                 return t.equals("token_embd.weight") ? GgmlType.Q6_K : GgmlType.Q4_K;
             }, false, 1e-3, 5e-2);
+            // and in a Q5_K_M file Q5_K -> Q5_1. Q5_1's m * s terms are large next to the product (the block sums of
+            // SwiGLU outputs), so a last-bit difference upstream flips Q8 roundings downstream far more often: the
+            // CPU backend's own prompt and decode paths differ by up to 0.14 on this model from row 2 on (with an F32
+            // or Q8_0 ffn_down instead, by 4e-2 from row 18 on), while the device follows the CPU's decode kernel to
+            // 1e-6 on every row. Row 0 and greedy ids hold the line; later rows get the flips' bound.
+            case "GLM4_Q5_K_M" -> new Case(spec(256, 320, 26), t -> {
+                if (t.endsWith("ffn_down.weight")) return GgmlType.Q5_1;
+                if (t.equals("output.weight") || t.endsWith("attn_qkv.weight")) return GgmlType.Q6_K;
+                return t.equals("token_embd.weight") ? GgmlType.Q5_0 : GgmlType.Q5_K;
+            }, false, 1e-3, 0.2);
             default -> throw new IllegalArgumentException(name);
         };
     }
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"F16", "BF16", "Q4_0", "Q4_K_M", "GLM4_Q4_K_M"})
+    @ValueSource(strings = {"F16", "BF16", "Q4_0", "Q4_K_M", "GLM4_Q4_K_M", "GLM4_Q5_K_M"})
     void sameLogitsAsTheCpuBackend(String name) throws Exception {
         Case c = of(name);
         Path model = dir.resolve(name + ".gguf");
