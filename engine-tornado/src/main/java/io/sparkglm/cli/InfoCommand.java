@@ -231,8 +231,8 @@ final class InfoCommand implements Callable<Integer> {
         row(out, "weights", plan.weights(), "as stored (16-bit words, Q8_0 and K-quant blocks)");
         row(out, "KV cache", plan.kvCache(), String.format(Locale.ROOT, "%s per token x %,d tokens x %d; %d arrays of %s",
                 MemoryEstimate.human(kv.bytesPerToken(c)), n, batch, 2 * c.layers(), MemoryEstimate.human(plan.largestKvArray())));
-        row(out, "RoPE table", plan.ropeTable(), String.format(Locale.ROOT, "cos and sin of %d angles per position",
-                c.ropeDims() / 2));
+        row(out, "RoPE angles", plan.ropeTable(), String.format(Locale.ROOT, "cos and sin of %d angles per token of a %d-token "
+                + "step, made per step on the host", c.ropeDims() / 2, DevicePlan.DEFAULT_MAX_STEP_TOKENS));
         row(out, "step buffers", plan.stepBuffers(), String.format(Locale.ROOT, "activations of %d tokens, %d attention "
                 + "spans per token and head, %d logits rows: the same at any context", DevicePlan.DEFAULT_MAX_STEP_TOKENS,
                 DevicePlan.ATTENTION_SPLITS, DevicePlan.DEFAULT_LOGIT_ROWS));
@@ -243,9 +243,8 @@ final class InfoCommand implements Callable<Integer> {
         int longest = DevicePlan.largestContext(c, weightBytes, kv, batch, deviceBytes);
         out.printf(Locale.ROOT, "largest context that fits: %,d tokens per sequence (batch %d)%s%n", longest, batch,
                 longest == c.contextLength() ? ", the model's whole context" : "");
-        out.printf(Locale.ROOT, "largest batch that fits:   %d sequence%s of %,d tokens%n",
-                DevicePlan.largestBatch(c, weightBytes, kv, n, deviceBytes),
-                DevicePlan.largestBatch(c, weightBytes, kv, n, deviceBytes) == 1 ? "" : "s", n);
+        int most = DevicePlan.largestBatch(c, weightBytes, kv, n, deviceBytes);
+        out.printf(Locale.ROOT, "largest batch that fits:   %d sequence%s of %,d tokens%n", most, most == 1 ? "" : "s", n);
     }
 
     private void printCpuPlan(PrintWriter out, ModelConfig c, long weightBytes, GgmlType weightType, KvCacheType kv, int n,

@@ -13,8 +13,8 @@ import java.util.Locale;
  *   <li>weights as stored (F16/BF16 as 16-bit words, Q8_0 and the K-quants as their GGUF blocks);</li>
  *   <li>the KV cache: {@code 2 x layers} arrays of {@code slots x context} rows of the KV type, the only part
  *       that grows with the context;</li>
- *   <li>the RoPE table: cos and sin of every position's {@code ropeDims/2} angles (4 bytes x ropeDims per
- *       token, 1/320 of an f16 cache row for GLM-4), so it is counted with the context too;</li>
+ *   <li>the RoPE angles: cos and sin of the {@code ropeDims/2} angles of each token of a launch (computed on the
+ *       host per launch), {@code maxStepTokens x ropeDims} floats;</li>
  *   <li>step buffers, fixed: activations of {@code maxStepTokens} tokens, the attention's partial softmaxes
  *       ({@value #ATTENTION_SPLITS} spans per token and head, whatever the context), and {@code logitRows}
  *       rows of logits.</li>
@@ -51,7 +51,7 @@ public record DevicePlan(long weights, long kvCache, long ropeTable, long stepBu
         long cacheRows = (long) slots * context;
         long kvArray = cacheRows * kvType.rowBytes(c.kvDim());
         long kv = 2L * c.layers() * kvArray;
-        long rope = 4L * context * c.ropeDims();
+        long rope = 4L * maxStepTokens * c.ropeDims();                 // cos/sin of the launch's tokens only
         long steps = 4L * (maxStepTokens * activationFloatsPerToken(c) + attentionFloatsPerToken(c) * maxStepTokens
                 + (long) logitRows * c.vocabSize() + 2 + 3L * maxStepTokens + logitRows);
         long kvUnits = kvType == KvCacheType.Q8_0 ? kvArray : cacheRows * c.kvDim();   // bytes, or elements
@@ -105,7 +105,7 @@ public record DevicePlan(long weights, long kvCache, long ropeTable, long stepBu
     public String problem(long deviceBytes, String device, ModelConfig c, KvCacheType kvType, int slots, int context) {
         if (fits(deviceBytes)) return null;
         String what = String.format(Locale.ROOT, "%d sequence%s x %,d tokens with a %s KV cache need %s on %s "
-                        + "(weights %s + KV cache %s + RoPE table %s + step buffers %s) but it has %s",
+                        + "(weights %s + KV cache %s + RoPE angles %s + step buffers %s) but it has %s",
                 slots, slots == 1 ? "" : "s", context, kvType.id(), MemoryEstimate.human(total()), device,
                 MemoryEstimate.human(weights), MemoryEstimate.human(kvCache), MemoryEstimate.human(ropeTable),
                 MemoryEstimate.human(stepBuffers), MemoryEstimate.human(deviceBytes));
@@ -116,8 +116,9 @@ public record DevicePlan(long weights, long kvCache, long ropeTable, long stepBu
         }
         int longest = largestContext(c, weights, kvType, slots, deviceBytes);
         int most = largestBatch(c, weights, kvType, context, deviceBytes);
-        return what + String.format(Locale.ROOT, "; what fits: %,d tokens per sequence at %d sequence%s, or %d "
-                        + "sequence%s of %,d tokens%s", longest, slots, slots == 1 ? "" : "s", most, most == 1 ? "" : "s",
-                context, kvType == KvCacheType.F32 ? " (an f16 or q8_0 KV cache holds 2x or 3.8x the tokens)" : "");
+        String batch = most == 0 ? String.format(Locale.ROOT, "no sequence of %,d tokens fits", context)
+                : String.format(Locale.ROOT, "or %d sequence%s of %,d tokens", most, most == 1 ? "" : "s", context);
+        return what + String.format(Locale.ROOT, "; what fits: %,d tokens per sequence at %d sequence%s, %s%s", longest, slots,
+                slots == 1 ? "" : "s", batch, kvType == KvCacheType.F32 ? " (an f16 or q8_0 KV cache holds 2x or 3.8x the tokens)" : "");
     }
 }

@@ -85,7 +85,7 @@ class MemoryPlanTest {
         long q8 = MemoryEstimate.estimatedWeightBytes(c, GgmlType.Q8_0);
         DevicePlan f16 = DevicePlan.of(c, q8, KvCacheType.F16, 1, MILLION);
         assertEquals(80 * GIB, f16.kvCache());
-        assertEquals(4L * MILLION * 64, f16.ropeTable());              // cos and sin of 32 pairs per position
+        assertEquals(4L * 256 * 64, f16.ropeTable());                  // cos and sin of 32 pairs per token of a launch
         assertTrue(f16.fits(141 * GIB));
         assertFalse(f16.fits(80 * GIB));
         assertFalse(DevicePlan.of(c, q8, KvCacheType.F32, 1, MILLION).fits(141 * GIB));    // 160 GiB of cache

@@ -122,7 +122,7 @@ public final class AttentionKernels {
     /**
      * Per token t: rotates the first {@code ropeDims} dims of every Q and K head in {@code qkv[t]} ([all Q heads
      * | all K groups | all V groups]) as adjacent pairs (2i, 2i+1), with {@code cos/sin} of
-     * {@code position_t * theta_i} from the host-made table {@code rope[(position * ropeDims/2 + i) * 2 + {0: cos,
+     * {@code position_t * theta_i} from the host-made table of the launch's tokens {@code rope[(t * ropeDims/2 + i) * 2 + {0: cos,
      * 1: sin}]}; then writes the token's K and V into the caches ({@code [rows, kvDim]} each) at row
      * {@code cacheBase_t + position_t}, as floats ({@link #KV_F32}, into {@code keyF32/valueF32}) or fp16 bits
      * ({@link #KV_F16}, into {@code keyF16/valueF16}); the arrays of the other type are not touched.
@@ -147,7 +147,7 @@ public final class AttentionKernels {
             float x0 = qkv.get(index);
             float x1 = qkv.get(index + 1);
             if (2 * i < ropeDims) {
-                int angle = (position * (ropeDims / 2) + i) * 2;
+                int angle = (t * (ropeDims / 2) + i) * 2;               // this launch's token t
                 float cos = rope.get(angle);
                 float sin = rope.get(angle + 1);
                 float r0 = x0 * cos - x1 * sin;
@@ -207,7 +207,7 @@ public final class AttentionKernels {
                         int index = tokenBase + start + k;
                         float x0 = qkv.get(index);
                         float x1 = qkv.get(index + 1);
-                        int angle = (position * (ropeDims / 2) + inHead / 2) * 2;
+                        int angle = (t * (ropeDims / 2) + inHead / 2) * 2;
                         float cos = rope.get(angle);
                         float sin = rope.get(angle + 1);
                         qkv.set(index, x0 * cos - x1 * sin);

@@ -74,6 +74,7 @@ public final class TornadoBackend implements Backend {
     // quants: a matrix's prepared input (fp16/bf16-rounded values, or Q8_0/Q8_K quants); scales: their block
     // scales; bsums: Q8_K's sums of 16 quants, or Q8_1's block sums. One set serves every matrix: each prepares its input right before it.
     private final FloatArray hidden, normed, quants, scales, bsums, qkv, context, ffnAct, logits;
+    private final RopeTable ropeAngles;      // cos/sin of the launch's tokens, filled per launch
     private final FloatArray rope;
     // The KV cache: per layer one array for K and one for V, of the plan's KV type (the other types' arrays
     // are one-element placeholders the kernels never touch); attention's per-span partial softmaxes.
@@ -141,7 +142,8 @@ public final class TornadoBackend implements Backend {
         context = new FloatArray(m * c.qDim());
         ffnAct = new FloatArray(m * c.ffnHidden());
         logits = new FloatArray(this.logitRows * c.vocabSize());
-        rope = RopeTable.of(slotContext, c.ropeDims(), c.ropeBase()).table();
+        ropeAngles = RopeTable.of(maxStepTokens, c.ropeDims(), c.ropeBase());
+        rope = ropeAngles.table();
         partials = new FloatArray(m * AttentionKernels.partialFloatsPerToken(c.heads(), c.headDim()));
         int layers = c.layers();
         keyF32 = new FloatArray[layers];
@@ -213,9 +215,9 @@ public final class TornadoBackend implements Backend {
     private TaskGraph embeddingGraph() {
         DeviceMatrix table = weights.tokenEmbedding();
         TaskGraph g = new TaskGraph("embed")
-                .transferToDevice(DataTransferMode.EVERY_EXECUTION, step)
+                .transferToDevice(DataTransferMode.EVERY_EXECUTION, step, rope)
                 .transferToDevice(DataTransferMode.FIRST_EXECUTION, kernelContext, hidden, table.data());
-        carried.addAll(List.of(step, kernelContext, hidden));
+        carried.addAll(List.of(step, rope, kernelContext, hidden));
         int dim = config.hidden();
         switch (table.type()) {
             case F32 -> g.task("lookup", Kernels::embedF32, kernelContext, step, table.floats(), hidden, dim);
@@ -561,6 +563,7 @@ public final class TornadoBackend implements Backend {
                 step.set(Kernels.stepIndex(t, Kernels.STEP_POSITION), positions[first + t]);
                 step.set(Kernels.stepIndex(t, Kernels.STEP_CACHE_BASE), cacheBases[first + t]);
             }
+            ropeAngles.fill(positions, first, n);
             for (SizedGrid g : tokenGrids) g.resize(n);
             for (int g = 0; g < graphs - 1; g++) execute(g);
 

@@ -163,7 +163,9 @@ class AttentionKernelsTest {
             }
         }
         FloatArray original = FloatArray.fromArray(qkv.toHeapArray());
-        FloatArray rope = RopeTable.of(capacity, ropeDims, ropeBase).table();
+        RopeTable angles = RopeTable.of(6, ropeDims, ropeBase);                  // the launch's tokens' angles
+        angles.fill(positions, 0, tokens);
+        FloatArray rope = angles.table();
         int units = rows * kvDim;
         FloatArray kF = new FloatArray(kvType == KV_F32 ? units : 1), vF = new FloatArray(kvType == KV_F32 ? units : 1);
         ShortArray kH = new ShortArray(kvType == KV_F16 ? units : 1), vH = new ShortArray(kvType == KV_F16 ? units : 1);
