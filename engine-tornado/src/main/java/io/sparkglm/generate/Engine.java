@@ -14,6 +14,7 @@ import io.sparkglm.tokenizer.GlmTokenizer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.ToLongFunction;
 
 /**
  * A loaded GLM-4 model ready to generate: load once, share between threads, close when done.
@@ -58,13 +59,18 @@ public final class Engine implements AutoCloseable {
     /** {@link #chooseKvCache(EngineOptions, ModelConfig, long)} with the KV memory an engine on this checkpoint would have. */
     public static KvCacheChoice chooseKvCache(EngineOptions options, Checkpoint checkpoint) {
         long weights = weightBytes(checkpoint);
+        return chooseKvCache(options, checkpoint.config(), weights, KvMemory.of(options.kvCacheMemory(), weights).limit());
+    }
+
+    /** On the cpu backend as {@link #chooseKvCache(EngineOptions, ModelConfig, long)}; on a device backend by its plan. */
+    private static KvCacheChoice chooseKvCache(EngineOptions options, ModelConfig config, long weightBytes, long kvLimit) {
         String backendName = Backends.resolveName(options.backend());
         if (!options.kvCacheType().equals(KvCacheType.AUTO) || backendName.equals("cpu")) {
-            return chooseKvCache(options, checkpoint.config(), KvMemory.of(options.kvCacheMemory(), weights).limit());
+            return chooseKvCache(options, config, kvLimit);
         }
         BackendProvider.DeviceInfo device = Backends.device(backendName, options.device());
         return device == null ? new KvCacheChoice("f32", "auto: the " + backendName + " backend reports no device; f32")
-                : chooseDeviceKvCache(options, checkpoint.config(), weights, device);
+                : chooseDeviceKvCache(options, config, weightBytes, device);
     }
 
     /**
@@ -75,22 +81,9 @@ public final class Engine implements AutoCloseable {
     static KvCacheChoice chooseDeviceKvCache(EngineOptions options, ModelConfig config, long weightBytes,
                                              BackendProvider.DeviceInfo device) {
         int context = DevicePlan.slotContext(config, options.maxContext());
-        boolean q8 = config.kvDim() % KvCacheType.Q8_0_BLOCK == 0;
-        StringBuilder tried = new StringBuilder();
-        for (KvCacheType t : KvCacheType.values()) {
-            if (t == KvCacheType.Q8_0 && !q8) continue;
-            DevicePlan plan = DevicePlan.of(config, weightBytes, t, options.maxBatch(), context);
-            if (!tried.isEmpty()) tried.append(", ");
-            tried.append(t.id()).append(' ').append(MemoryEstimate.human(plan.total()));
-            if (plan.fits(device.memoryBytes())) {
-                return new KvCacheChoice(t.id(), "auto: " + options.maxBatch() + " x " + context + " tokens on " + device.name()
-                        + " need " + tried + " of its " + MemoryEstimate.human(device.memoryBytes()));
-            }
-        }
-        String smallest = q8 ? "q8_0" : "f16";
-        return new KvCacheChoice(smallest, "auto: no type fits " + options.maxBatch() + " x " + context + " tokens on "
-                + device.name() + " (" + tried + " of " + MemoryEstimate.human(device.memoryBytes()) + "); " + smallest
-                + " is the smallest");
+        return firstThatFits(config, options.maxBatch(), context,
+                t -> DevicePlan.of(config, weightBytes, t, options.maxBatch(), context).total(), device.memoryBytes(),
+                " on " + device.name(), "its " + MemoryEstimate.human(device.memoryBytes()), "");
     }
 
     private static long weightBytes(Checkpoint checkpoint) {
@@ -110,23 +103,35 @@ public final class Engine implements AutoCloseable {
     public static KvCacheChoice chooseKvCache(EngineOptions options, ModelConfig config, long kvLimit) {
         if (!options.kvCacheType().equals(KvCacheType.AUTO)) return new KvCacheChoice(options.kvCacheType(), "as configured");
         int context = cappedContext(options, config);
+        int sequences = options.maxBatch();
+        return firstThatFits(config, sequences, context, t -> {
+            long perSequence = CpuBackend.kvCacheBytes(config, t, context);
+            return perSequence > Long.MAX_VALUE / sequences ? Long.MAX_VALUE : perSequence * sequences;
+        }, kvLimit, "", "the KV memory of " + MemoryEstimate.human(kvLimit), ", and rows whose cache cannot fit are refused");
+    }
+
+    /**
+     * "auto"'s one rule, wherever the cache lives: f32, f16, then q8_0 (where kvDim allows), the first whose
+     * {@code need} is within {@code limit}; else the smallest. The reason names every size tried, {@code place}
+     * (e.g. " on H200"), the {@code budget} and what follows when nothing fits.
+     */
+    private static KvCacheChoice firstThatFits(ModelConfig config, int sequences, int context, ToLongFunction<KvCacheType> need,
+                                               long limit, String place, String budget, String consequence) {
         boolean q8 = config.kvDim() % KvCacheType.Q8_0_BLOCK == 0;
         StringBuilder tried = new StringBuilder();
         for (KvCacheType t : KvCacheType.values()) {
             if (t == KvCacheType.Q8_0 && !q8) continue;
-            long perSequence = CpuBackend.kvCacheBytes(config, t, context);
-            long worst = perSequence > Long.MAX_VALUE / options.maxBatch() ? Long.MAX_VALUE : perSequence * options.maxBatch();
+            long bytes = need.applyAsLong(t);
             if (!tried.isEmpty()) tried.append(", ");
-            tried.append(t.id()).append(' ').append(MemoryEstimate.human(worst));
-            if (worst <= kvLimit) {
-                return new KvCacheChoice(t.id(), "auto: " + options.maxBatch() + " x " + context + " tokens need "
-                        + tried + ", within the KV memory of " + MemoryEstimate.human(kvLimit));
+            tried.append(t.id()).append(' ').append(MemoryEstimate.human(bytes));
+            if (bytes <= limit) {
+                return new KvCacheChoice(t.id(), "auto: " + sequences + " x " + context + " tokens" + place + " need " + tried
+                        + ", within " + budget);
             }
         }
         String smallest = q8 ? "q8_0" : "f16";
-        return new KvCacheChoice(smallest, "auto: no type fits " + options.maxBatch() + " x " + context + " tokens in the "
-                + "KV memory of " + MemoryEstimate.human(kvLimit) + " (" + tried + "); " + smallest + " is the smallest, "
-                + "and rows whose cache cannot fit are refused");
+        return new KvCacheChoice(smallest, "auto: no type fits " + sequences + " x " + context + " tokens" + place + " within "
+                + budget + " (" + tried + "); " + smallest + " is the smallest" + consequence);
     }
 
     public static Engine load(EngineOptions options) {
@@ -134,8 +139,9 @@ public final class Engine implements AutoCloseable {
         Backend backend = null;
         try {
             GlmTokenizer tokenizer = GlmTokenizer.load(options.model());
-            KvMemory kvMemory = KvMemory.of(options.kvCacheMemory(), weightBytes(checkpoint));
-            KvCacheChoice kvCache = chooseKvCache(options, checkpoint);
+            long weights = weightBytes(checkpoint);
+            KvMemory kvMemory = KvMemory.of(options.kvCacheMemory(), weights);
+            KvCacheChoice kvCache = chooseKvCache(options, checkpoint.config(), weights, kvMemory.limit());
             if (options.kvCacheType().equals(KvCacheType.AUTO)) {
                 System.getLogger(Engine.class.getName()).log(System.Logger.Level.INFO,
                         "glm: KV cache " + kvCache.type() + " (" + kvCache.reason() + ")");
