@@ -106,9 +106,7 @@ public final class TornadoBackend implements Backend {
                     + "attention kernel's local tiles (at most " + AttentionKernels.MAX_GROUP_ROWS + " heads and "
                     + AttentionKernels.MAX_GROUP_FLOATS + " floats per group)");
         }
-        if (kvType == KvCacheType.Q8_0 && c.kvDim() % Kernels.Q8_BLOCK != 0) {
-            throw new IllegalArgumentException("a q8_0 KV cache needs kvDim to be a multiple of 32, got " + c.kvDim());
-        }
+        if (kvType == KvCacheType.Q8_0) KvCacheType.requireWholeBlocks(c.kvDim());
         if (c.hidden() % Kernels.Q8_BLOCK != 0 || c.qDim() % Kernels.Q8_BLOCK != 0 || c.ffnHidden() % Kernels.Q8_BLOCK != 0) {
             throw new IllegalArgumentException("the tornado backend needs hidden, heads*headDim and ffn to be multiples of 32");
         }
@@ -123,8 +121,7 @@ public final class TornadoBackend implements Backend {
         this.slotTaken = new boolean[slots];
         this.weights = DeviceWeights.from(checkpoint);
 
-        TornadoDevice device = deviceIndex >= 0 ? TornadoExecutionPlan.getDevice(0, deviceIndex)
-                                                : TornadoExecutionPlan.DEFAULT_DEVICE;
+        TornadoDevice device = device(deviceIndex);
         requireFits(device, DevicePlan.of(c, weights.bytes(), kvType, slots, slotContext, maxStepTokens, this.logitRows),
                 kvType, weights.largestArrayBytes());
         this.deviceName = device.getPhysicalDevice().getDeviceName();
@@ -336,7 +333,7 @@ public final class TornadoBackend implements Backend {
      * Adds {@code out[t * outStride + outOffset + r] = W[r] . x[t]} for the tokens counted in {@code count} (with
      * bias, residual add, or fused gate/up SiLU) to {@code g}, on the weights as stored: first the input as ggml
      * prepares it for the weight type ({@code prepare}; false when the previous task left it in the same format),
-     * rounded to fp16 or bf16, or quantized to Q8_0 or Q8_K blocks, so the results match the CPU backend's and
+     * rounded to fp16 or bf16, or quantized to Q8_0, Q8_1 or Q8_K blocks, so the results match the CPU backend's and
      * llama.cpp's; then the product.
      */
     private void matmul(TaskGraph g, IntArray count, List<SizedGrid> grids, String graph, String task, DeviceMatrix m,
@@ -438,6 +435,11 @@ public final class TornadoBackend implements Backend {
 
     private static int roundUp(int n, int multiple) {
         return (n + multiple - 1) / multiple * multiple;
+    }
+
+    /** Device {@code index} of TornadoVM's first backend, or its default device for a negative index. */
+    static TornadoDevice device(int index) {
+        return index >= 0 ? TornadoExecutionPlan.getDevice(0, index) : TornadoExecutionPlan.DEFAULT_DEVICE;
     }
 
     /** TornadoVM's own cap on the device memory one JVM allocates (4 GB unless the JVM says otherwise). */

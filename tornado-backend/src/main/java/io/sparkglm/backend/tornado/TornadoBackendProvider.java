@@ -6,7 +6,7 @@ import io.sparkglm.backend.BackendProvider;
 import io.sparkglm.backend.KvCacheType;
 import io.sparkglm.generate.DevicePlan;
 import io.sparkglm.model.Checkpoint;
-import uk.ac.manchester.tornado.api.TornadoExecutionPlan;
+import java.util.function.Supplier;
 import uk.ac.manchester.tornado.api.common.TornadoDevice;
 import uk.ac.manchester.tornado.api.runtime.TornadoRuntimeProvider;
 
@@ -61,17 +61,29 @@ public final class TornadoBackendProvider implements BackendProvider {
             return "the JVM was not started with TornadoVM's flags: set TORNADOVM_HOME to a TornadoVM SDK and start java with "
                     + "@<argfile> made by bin/tornado-argfile (bin/glm does this for --backend tornado)";
         }
+        return withOwnLoader(() -> {
+            try {
+                int backends = TornadoRuntimeProvider.getTornadoRuntime().getNumBackends();
+                if (backends == 0 || TornadoRuntimeProvider.getTornadoRuntime().getDefaultDevice() == null) {
+                    return "TornadoVM found no OpenCL/PTX device (check clinfo, or the GPU driver's OpenCL ICD)";
+                }
+                return "";
+            } catch (RuntimeException | Error e) {
+                return "TornadoVM failed to start: " + e;
+            }
+        });
+    }
+
+    /**
+     * Runs {@code call} with this class's loader as the thread's context loader, restoring the caller's after: every
+     * TornadoVM call a task thread may make first (the probe, the device query, building the plan) goes through here.
+     */
+    private static <T> T withOwnLoader(Supplier<T> call) {
         Thread thread = Thread.currentThread();
         ClassLoader previous = thread.getContextClassLoader();
         thread.setContextClassLoader(TornadoBackendProvider.class.getClassLoader());
         try {
-            int backends = TornadoRuntimeProvider.getTornadoRuntime().getNumBackends();
-            if (backends == 0 || TornadoRuntimeProvider.getTornadoRuntime().getDefaultDevice() == null) {
-                return "TornadoVM found no OpenCL/PTX device (check clinfo, or the GPU driver's OpenCL ICD)";
-            }
-            return "";
-        } catch (RuntimeException | Error e) {
-            return "TornadoVM failed to start: " + e;
+            return call.get();
         } finally {
             thread.setContextClassLoader(previous);
         }
@@ -80,16 +92,11 @@ public final class TornadoBackendProvider implements BackendProvider {
     @Override
     public DeviceInfo device(int index) {
         if (!available()) return null;
-        Thread thread = Thread.currentThread();
-        ClassLoader previous = thread.getContextClassLoader();
-        thread.setContextClassLoader(TornadoBackendProvider.class.getClassLoader());
-        try {
-            TornadoDevice d = index >= 0 ? TornadoExecutionPlan.getDevice(0, index) : TornadoExecutionPlan.DEFAULT_DEVICE;
+        return withOwnLoader(() -> {
+            TornadoDevice d = TornadoBackend.device(index);
             long usable = Math.min(d.getMaxGlobalMemory(), TornadoBackend.tornadoMemoryLimit());   // TornadoVM caps a JVM's share
             return new DeviceInfo(d.getPhysicalDevice().getDeviceName(), usable, d.getMaxAllocMemory());
-        } finally {
-            thread.setContextClassLoader(previous);
-        }
+        });
     }
 
     @Override
@@ -99,21 +106,14 @@ public final class TornadoBackendProvider implements BackendProvider {
         // One KV slot per live sequence, so the engine's batch never finds the device full.
         int slots = Integer.getInteger(SLOTS_PROPERTY, options.maxSequences() > 0 ? options.maxSequences() : 4);
         int context = Integer.getInteger(CONTEXT_PROPERTY, DevicePlan.slotContext(checkpoint.config(), options.maxContext()));
-        int maxStepTokens = Integer.getInteger(MAX_STEP_TOKENS_PROPERTY, 256);
-        int logitRows = Integer.getInteger(LOGIT_ROWS_PROPERTY, 16);
+        int maxStepTokens = Integer.getInteger(MAX_STEP_TOKENS_PROPERTY, DevicePlan.DEFAULT_MAX_STEP_TOKENS);
+        int logitRows = Integer.getInteger(LOGIT_ROWS_PROPERTY, DevicePlan.DEFAULT_LOGIT_ROWS);
         if (slots < 1 || context < 1 || maxStepTokens < 1 || logitRows < 1) {
             throw new IllegalArgumentException("-D" + SLOTS_PROPERTY + ", -D" + CONTEXT_PROPERTY + ", -D" + MAX_STEP_TOKENS_PROPERTY
                     + " and -D" + LOGIT_ROWS_PROPERTY + " must be positive, got " + slots + ", " + context + ", "
                     + maxStepTokens + " and " + logitRows);
         }
         KvCacheType kvType = KvCacheType.of(options.kvCacheType());     // f32, f16 or q8_0 ("auto" is resolved by the engine)
-        Thread thread = Thread.currentThread();
-        ClassLoader previous = thread.getContextClassLoader();
-        thread.setContextClassLoader(TornadoBackendProvider.class.getClassLoader());
-        try {
-            return new TornadoBackend(checkpoint, kvType, slots, context, maxStepTokens, logitRows, options.device());
-        } finally {
-            thread.setContextClassLoader(previous);
-        }
+        return withOwnLoader(() -> new TornadoBackend(checkpoint, kvType, slots, context, maxStepTokens, logitRows, options.device()));
     }
 }
