@@ -98,8 +98,8 @@ public final class AttentionKernels {
     public static void storeQ8Block(FloatArray qkv, int from, ByteArray cache, int at) {
         float amax = 0f;
         for (int k = 0; k < Q8_BLOCK; k++) amax = TornadoMath.max(amax, TornadoMath.abs(qkv.get(from + k)));
-        float inverse = amax != 0f ? 127f / amax : 0f;
-        int bits = fp16Bits(amax / 127f);
+        float inverse = amax != 0f ? quotient(127f, amax) : 0f;      // IEEE quotients, as the activation quantizers
+        int bits = fp16Bits(quotient(amax, 127f));
         cache.set(at, (byte) (bits & 0xFF));
         cache.set(at + 1, (byte) ((bits >> 8) & 0xFF));
         for (int k = 0; k < Q8_BLOCK; k++) {
