@@ -33,7 +33,7 @@ public final class Activations {
     final float[] bsums;
     /** Q8_1: per block of 32, {@code d * sum(q)} rounded to fp16 (ggml's {@code block_q8_1.s}). */
     final float[] sums;
-    /** Q8_0: the quantized values again as int16 (the one-token kernel multiplies in int16). */
+    /** Q8_0 and Q8_K: the quantized values again as int16 (the decode kernels multiply in int16). */
     final short[] quants;
     /**
      * Q8_0: the quantized values de-interleaved per chunk of {@code 2L} columns (L = float lanes): the even
@@ -62,7 +62,7 @@ public final class Activations {
         this.scales = quantized() ? new float[(int) (size / format.blockSize())] : new float[0];
         this.bsums = format == ActivationFormat.Q8_K ? new float[(int) (size / 16)] : new float[0];
         this.sums = format == ActivationFormat.Q8_1 ? new float[(int) (size / 32)] : new float[0];
-        this.quants = format == ActivationFormat.Q8_0 ? new short[(int) padded] : new short[0];
+        this.quants = format == ActivationFormat.Q8_0 || format == ActivationFormat.Q8_K ? new short[(int) padded] : new short[0];
         this.pairs = format == ActivationFormat.Q8_0 ? new float[(int) padded] : new float[0];
     }
 
@@ -287,12 +287,14 @@ public final class Activations {
         if (amax == 0f) {
             scales[block] = 0f;
             java.util.Arrays.fill(values, base, base + 256, 0f);
+            java.util.Arrays.fill(quants, base, base + 256, (short) 0);
             java.util.Arrays.fill(bsums, block * 16, block * 16 + 16, 0f);
             return;
         }
         float iscale = -127f / max;
         for (int i = 0; i < 256; i++) {
             values[base + i] = Math.min(127f, (float) Math.rint(iscale * x[from + i]) + 0f);
+            quants[base + i] = (short) values[base + i];
         }
         for (int g = 0; g < 16; g++) {
             float sum = 0f;

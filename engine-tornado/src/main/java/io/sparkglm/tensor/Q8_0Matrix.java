@@ -8,10 +8,11 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShape;
-import jdk.incubator.vector.VectorSpecies;
 
+import static io.sparkglm.tensor.Simd.CHUNK;
+import static io.sparkglm.tensor.Simd.CHUNK_SHORTS;
 import static io.sparkglm.tensor.Simd.F;
+import static io.sparkglm.tensor.Simd.pairSums;
 
 /**
  * Q8_0 weights (blocks of 32: fp16 scale, 32 int8) against Q8_0 activations, as ggml_vec_dot_q8_0_q8_0:
@@ -41,10 +42,6 @@ final class Q8_0Matrix extends WeightMatrix {
     /** Tokens whose activations (16 KB each at 4096 columns) stay cache-resident while every row passes. */
     static final int TOKEN_BLOCK = 32;
     private static final int TILE = 8;
-    /** Columns per chunk: two per float lane. */
-    private static final int CHUNK = 2 * Simd.L;
-    private static final VectorSpecies<Byte> CHUNK_BYTES = VectorSpecies.of(byte.class, VectorShape.forBitSize(CHUNK * 8));
-    private static final VectorSpecies<Short> CHUNK_SHORTS = VectorSpecies.of(short.class, VectorShape.forBitSize(CHUNK * 16));
 
     private final MemorySegment data;
     private final long rowBytes;
@@ -77,14 +74,7 @@ final class Q8_0Matrix extends WeightMatrix {
 
     /** The weights of one chunk as 2L int16 lanes. */
     private ShortVector chunk(long at) {
-        return (ShortVector) ByteVector.fromMemorySegment(CHUNK_BYTES, data, at, ByteOrder.LITTLE_ENDIAN)
-                .convertShape(VectorOperators.B2S, CHUNK_SHORTS, 0);
-    }
-
-    /** Lane i = a[2i] + a[2i+1] of 2L int16 lanes, as L int32 lanes (sign-extended halves of the 32-bit view). */
-    private static IntVector pairSums(ShortVector a) {
-        IntVector v = (IntVector) a.reinterpretAsInts();
-        return v.lanewise(VectorOperators.ASHR, 16).add(v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+        return Simd.toShorts(Simd.chunkBytes(data, at));
     }
 
     private float dot1(long row, short[] xq, int stride, float[] xd, int t) {

@@ -29,6 +29,11 @@ final class Simd {
     static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(L * 16));
     static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, VectorShape.forBitSize(L * 32));
 
+    /** Columns per int16 chunk: two per float lane, so the chunk's adjacent pair sums fill one int vector. */
+    static final int CHUNK = 2 * L;
+    static final VectorSpecies<Byte> CHUNK_BYTES = VectorSpecies.of(byte.class, VectorShape.forBitSize(CHUNK * 8));
+    static final VectorSpecies<Short> CHUNK_SHORTS = VectorSpecies.of(short.class, VectorShape.forBitSize(CHUNK * 16));
+
     static final ValueLayout.OfShort FP16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -92,6 +97,22 @@ final class Simd {
         return ((IntVector) ShortVector.fromMemorySegment(S, s, offset, ByteOrder.LITTLE_ENDIAN)
                 .convertShape(VectorOperators.S2I, I, 0))
                 .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    }
+
+    /** Lane i = a[2i] + a[2i+1] of 2L int16 lanes, as L int32 lanes (sign-extended halves of the 32-bit view). */
+    static IntVector pairSums(ShortVector a) {
+        IntVector v = (IntVector) a.reinterpretAsInts();
+        return v.lanewise(VectorOperators.ASHR, 16).add(v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+    }
+
+    /** {@link #CHUNK} bytes at {@code offset} (unwidened). */
+    static ByteVector chunkBytes(MemorySegment s, long offset) {
+        return ByteVector.fromMemorySegment(CHUNK_BYTES, s, offset, ByteOrder.LITTLE_ENDIAN);
+    }
+
+    /** Signed byte lanes of a chunk widened to int16. */
+    static ShortVector toShorts(ByteVector chunk) {
+        return (ShortVector) chunk.convertShape(VectorOperators.B2S, CHUNK_SHORTS, 0);
     }
 
     /** {@link #L} bytes at {@code offset} (unwidened), to split into nibbles. */

@@ -11,8 +11,10 @@ import java.util.Random;
  * Single-thread throughput of each weight format's matmul (not a test: run it by hand).
  * <pre>java --add-modules jdk.incubator.vector -cp target/classes:target/test-classes \
  *     io.sparkglm.tensor.KernelBench [formats=Q8_0,F16] [seconds=1] [tokens=1,64] [kernel=decode|panels]</pre>
- * Times are this thread's CPU time (robust to other load on a shared machine). Prints GB/s of weights read and GFLOP/s (2 flops per weight per token) for a 4096x4096 and a
- * 13696x4096 matrix, at 1 token (decode) and 64 tokens (prefill), by the decode kernel ({@code matmul}) or the
+ * Times are this thread's CPU time (robust to other load on a shared machine). {@code bytes/call} is the heap this
+ * thread allocated per call: a kernel allocates nothing unless C2 failed to inline a Vector API call and boxed
+ * vectors (NodeCountInliningCutoff), which costs it 2-5x; a nonzero figure there is the first thing to look at.
+ * Prints GB/s of weights read and GFLOP/s (2 flops per weight per token) for a 4096x4096 and a 13696x4096 matrix, at 1 token (decode) and 64 tokens (prefill), by the decode kernel ({@code matmul}) or the
  * prompt kernel ({@code matmulPanels}).
  */
 public final class KernelBench {
@@ -28,7 +30,7 @@ public final class KernelBench {
             if (a.startsWith("seconds=")) seconds = Double.parseDouble(a.substring(8));
         }
         System.out.printf("vector species %s%n", Simd.F);
-        System.out.printf("%-5s %-11s %6s %9s %9s %9s%n", "type", "shape", "tokens", "ms/call", "GB/s", "GFLOP/s");
+        System.out.printf("%-5s %-11s %6s %9s %9s %9s %12s%n", "type", "shape", "tokens", "ms/call", "GB/s", "GFLOP/s", "bytes/call");
         try (Arena arena = Arena.ofShared()) {
             for (String f : formats.split(",")) {
                 GgmlType type = GgmlType.valueOf(f);
@@ -57,6 +59,8 @@ public final class KernelBench {
         while (System.nanoTime() < deadline) multiply(w, x, out);
         // CPU time of this thread, not wall time: the machine is shared, and descheduled time is not ours
         var mx = java.lang.management.ManagementFactory.getThreadMXBean();
+        var smx = (com.sun.management.ThreadMXBean) mx;
+        long alloc0 = smx.getCurrentThreadAllocatedBytes();
         long start = System.nanoTime(), cpuStart = mx.getCurrentThreadCpuTime();
         int calls = 0;
         do {
@@ -64,10 +68,11 @@ public final class KernelBench {
             calls++;
         } while (System.nanoTime() - start < seconds * 1e9);
         double perCall = (mx.getCurrentThreadCpuTime() - cpuStart) / 1e9 / calls;
+        long allocated = (smx.getCurrentThreadAllocatedBytes() - alloc0) / calls;
         double bytes = w.rows() * w.type().byteSize(w.cols());
         double flops = 2.0 * w.rows() * w.cols() * n;
-        System.out.printf("%-5s %5dx%-5d %6d %9.2f %9.2f %9.2f%n", w.type(), w.rows(), w.cols(), n, perCall * 1e3,
-                bytes / perCall / 1e9, flops / perCall / 1e9);
+        System.out.printf("%-5s %5dx%-5d %6d %9.2f %9.2f %9.2f %12d%n", w.type(), w.rows(), w.cols(), n, perCall * 1e3,
+                bytes / perCall / 1e9, flops / perCall / 1e9, allocated);
     }
 
     /** Random valid data: finite normal floats, or random quants with small fp16 scales. */
