@@ -99,8 +99,8 @@ final class Q6_KMatrix extends WeightMatrix {
      */
     private ShortVector quants(long blk, int col) {
         int half = col >> 7, j = (col >> 5) & 3, k = col & 31;
-        ShortVector nibbles = unsigned(blk + 64 * half + 32 * (j & 1) + k).lanewise(VectorOperators.LSHR, 4 * (j >> 1)).and((short) 0x0f);
-        ShortVector highs = unsigned(blk + 128 + 32 * half + k).lanewise(VectorOperators.LSHR, 2 * j).and((short) 3).lanewise(VectorOperators.LSHL, 4);
+        ShortVector nibbles = Simd.unsignedChunk(data, blk + 64 * half + 32 * (j & 1) + k).lanewise(VectorOperators.LSHR, 4 * (j >> 1)).and((short) 0x0f);
+        ShortVector highs = Simd.unsignedChunk(data, blk + 128 + 32 * half + k).lanewise(VectorOperators.LSHR, 2 * j).and((short) 3).lanewise(VectorOperators.LSHL, 4);
         return nibbles.or(highs).sub((short) 32);
     }
 
@@ -118,11 +118,6 @@ final class Q6_KMatrix extends WeightMatrix {
     private IntVector scale(long blk, IntVector scales, int col) {
         return WIDE ? IntVector.fromArray(I, GROUP_OF_LANE, col).selectFrom(scales)
                 : IntVector.broadcast(I, data.get(ValueLayout.JAVA_BYTE, blk + 192 + (col >> 4)));
-    }
-
-    /** {@link Simd#CHUNK} bytes at {@code at}, zero-extended to int16 (x86 has no byte shifts; int16 shifts are one instruction). */
-    private ShortVector unsigned(long at) {
-        return (ShortVector) Simd.chunkBytes(data, at).convertShape(VectorOperators.ZERO_EXTEND_B2S, CHUNK_SHORTS, 0);
     }
 
     /** Whether an int vector holds all 16 scales of a superblock (AVX-512): then a chunk spans two scale groups. */

@@ -110,6 +110,11 @@ final class Simd {
         return ByteVector.fromMemorySegment(CHUNK_BYTES, s, offset, ByteOrder.LITTLE_ENDIAN);
     }
 
+    /** {@link #CHUNK} bytes at {@code offset}, zero-extended to int16 (to cut bit fields with int16 shifts: x86 has no byte shifts). */
+    static ShortVector unsignedChunk(MemorySegment s, long offset) {
+        return (ShortVector) chunkBytes(s, offset).convertShape(VectorOperators.ZERO_EXTEND_B2S, CHUNK_SHORTS, 0);
+    }
+
     /** Signed byte lanes of a chunk widened to int16. */
     static ShortVector toShorts(ByteVector chunk) {
         return (ShortVector) chunk.convertShape(VectorOperators.B2S, CHUNK_SHORTS, 0);

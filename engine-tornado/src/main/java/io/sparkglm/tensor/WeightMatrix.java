@@ -16,7 +16,7 @@ import java.util.Objects;
  * Rows are indices of this matrix (of the whole stack for a {@link StackedMatrix}). Several threads may
  * call matmul at once on disjoint row ranges; the kernels allocate nothing.
  */
-public abstract sealed class WeightMatrix permits F32Matrix, F16Matrix, BF16Matrix, Q8_0Matrix, Q4_0Matrix, Q5_0Matrix, Q5_1Matrix, Q4_KMatrix, Q5_KMatrix, Q6_KMatrix,
+public abstract sealed class WeightMatrix permits F32Matrix, F16Matrix, BF16Matrix, Q8_0Matrix, Q4_0Matrix, Q5_0Matrix, Q5_1Matrix, AffineKMatrix, Q6_KMatrix,
         StackedMatrix {
 
     private final int rows;
