@@ -1,13 +1,14 @@
 package io.sparkglm.tensor;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
+import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 
 import static io.sparkglm.tensor.Simd.CHUNK;
 import static io.sparkglm.tensor.Simd.CHUNK_SHORTS;
+import static io.sparkglm.tensor.Simd.F;
 import static io.sparkglm.tensor.Simd.I;
 import static io.sparkglm.tensor.Simd.pairSums;
 
@@ -145,6 +146,7 @@ abstract sealed class AffineKMatrix extends WeightMatrix permits Q4_KMatrix, Q5_
         return sum;
     }
 
+    /** Rows as the prompt kernel unpacks them: each chunk's int16 quants widened to floats, {@code (d scale) q - dmin min}. */
     @Override
     final void dequantizeRowChecked(int row, float[] dst, int dstOffset) {
         long base = row * rowBytes;
@@ -152,12 +154,14 @@ abstract sealed class AffineKMatrix extends WeightMatrix permits Q4_KMatrix, Q5_
             long blk = base + (long) sb * blockBytes, sc = blk + 4;
             float d = Simd.fp16(data, blk), dmin = Simd.fp16(data, blk + 2);
             int out = dstOffset + sb * KQuants.SUPER;
-            for (int col = 0; col < KQuants.SUPER; col++) {
-                int group = col >> 5, k = col & 31;
-                int packed = data.get(ValueLayout.JAVA_BYTE, blk + nibbles + 32 * (group >> 1) + k) & 0xff;
-                int q = (packed >> (4 * (group & 1))) & 0x0f;
-                if (fifthBits >= 0) q |= ((data.get(ValueLayout.JAVA_BYTE, blk + fifthBits + k) >> group) & 1) << 4;
-                dst[out + col] = d * KQuants.scale(data, sc, group) * q - dmin * KQuants.min(data, sc, group);
+            for (int col = 0; col < KQuants.SUPER; col += CHUNK) {
+                ShortVector q = quants(blk, col);
+                int group = col >> 5;
+                float scale = d * KQuants.scale(data, sc, group), min = dmin * KQuants.min(data, sc, group);
+                for (int part = 0; part < 2; part++) {
+                    ((FloatVector) q.convertShape(VectorOperators.S2F, F, part)).mul(scale).sub(min)
+                            .intoArray(dst, out + col + part * Simd.L);
+                }
             }
         }
     }

@@ -3,12 +3,14 @@ package io.sparkglm.tensor;
 import io.sparkglm.model.GgmlType;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 
 import static io.sparkglm.tensor.Simd.CHUNK;
 import static io.sparkglm.tensor.Simd.CHUNK_SHORTS;
+import static io.sparkglm.tensor.Simd.F;
 import static io.sparkglm.tensor.Simd.I;
 import static io.sparkglm.tensor.Simd.pairSums;
 
@@ -160,10 +162,7 @@ final class Q6_KMatrix extends WeightMatrix {
         for (int u = 0; u < TILE; u++) out[o + u * outStride] = acc[u];
     }
 
-    private float groupScale(long blk, int group) {
-        return data.get(ValueLayout.JAVA_BYTE, blk + 192 + group);
-    }
-
+    /** Rows as the prompt kernel unpacks them: each chunk's int16 quants widened to floats, times {@code d scale}. */
     @Override
     void dequantizeRowChecked(int row, float[] dst, int dstOffset) {
         long base = row * rowBytes;
@@ -171,16 +170,12 @@ final class Q6_KMatrix extends WeightMatrix {
             long blk = base + (long) sb * BLOCK_BYTES;
             float d = Simd.fp16(data, blk + 208);
             int out = dstOffset + sb * KQuants.SUPER;
-            for (int half = 0; half < 2; half++) {
-                long ql = blk + 64 * half, qh = blk + 128 + 32 * half;
-                for (int l = 0; l < 32; l++) {
-                    int a = data.get(ValueLayout.JAVA_BYTE, ql + l) & 0xff, b = data.get(ValueLayout.JAVA_BYTE, ql + 32 + l) & 0xff;
-                    int h = data.get(ValueLayout.JAVA_BYTE, qh + l) & 0xff;
-                    int g = 8 * half + l / 16, e = out + 128 * half + l;
-                    dst[e] = d * groupScale(blk, g) * (((a & 0x0f) | (h & 3) << 4) - 32);
-                    dst[e + 32] = d * groupScale(blk, g + 2) * (((b & 0x0f) | ((h >> 2) & 3) << 4) - 32);
-                    dst[e + 64] = d * groupScale(blk, g + 4) * (((a >> 4) | ((h >> 4) & 3) << 4) - 32);
-                    dst[e + 96] = d * groupScale(blk, g + 6) * (((b >> 4) | ((h >> 6) & 3) << 4) - 32);
+            for (int col = 0; col < KQuants.SUPER; col += CHUNK) {
+                ShortVector q = quants(blk, col);
+                for (int part = 0; part < 2; part++) {
+                    int first = col + part * Simd.L;
+                    float scale = d * data.get(ValueLayout.JAVA_BYTE, blk + 192 + (first >> 4));
+                    ((FloatVector) q.convertShape(VectorOperators.S2F, F, part)).mul(scale).intoArray(dst, out + first);
                 }
             }
         }
