@@ -44,13 +44,14 @@ final class F32Matrix extends WeightMatrix {
     @Override
     void matmulChecked(Activations x, float[] out, int outOffset, int outStride, int rowFrom, int rowTo) {
         int n = x.tokens();
+        float[] lanes = n >= 4 ? new float[4 * Simd.L] : null;
         float[] xs = x.values;
         for (int tb = 0; tb < n; tb += TOKEN_BLOCK) {
             int tbEnd = Math.min(n, tb + TOKEN_BLOCK);
             for (int r = rowFrom; r < rowTo; r++) {
                 long row = r * rowBytes;
                 int t = tb;
-                for (; t + 4 <= tbEnd; t += 4) dot4(row, xs, x.stride, t, out, outOffset + t * outStride + r, outStride);
+                for (; t + 4 <= tbEnd; t += 4) dot4(row, xs, x.stride, t, out, outOffset + t * outStride + r, outStride, lanes);
                 for (; t < tbEnd; t++) out[outOffset + t * outStride + r] = dot1(row, xs, t * x.stride);
             }
         }
@@ -73,7 +74,7 @@ final class F32Matrix extends WeightMatrix {
         return sum;
     }
 
-    private void dot4(long row, float[] xs, int stride, int t, float[] out, int o, int outStride) {
+    private void dot4(long row, float[] xs, int stride, int t, float[] out, int o, int outStride, float[] lanes) {
         int cols = cols();
         int x0 = t * stride, x1 = x0 + stride, x2 = x1 + stride, x3 = x2 + stride;
         FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
@@ -97,8 +98,11 @@ final class F32Matrix extends WeightMatrix {
             a3 = w.fma(FloatVector.fromArray(F, xs, x3 + c), a3);
             c += L;
         }
-        float s0 = LaneSum.sum(a0.add(b0)), s1 = LaneSum.sum(a1.add(b1));
-        float s2 = LaneSum.sum(a2.add(b2)), s3 = LaneSum.sum(a3.add(b3));
+        a0.add(b0).intoArray(lanes, 0);
+        a1.add(b1).intoArray(lanes, L);
+        a2.add(b2).intoArray(lanes, 2 * L);
+        a3.add(b3).intoArray(lanes, 3 * L);
+        float s0 = LaneSum.sum(lanes, 0), s1 = LaneSum.sum(lanes, L), s2 = LaneSum.sum(lanes, 2 * L), s3 = LaneSum.sum(lanes, 3 * L);
         for (; c < cols; c++) {
             float w = weight(row + 4L * c);
             s0 += w * xs[x0 + c];

@@ -37,6 +37,18 @@ public final class LaneSum {
         return VectorShuffle.fromOp(FloatVector.SPECIES_512, i -> (i + half) % 16);
     }
 
+    /**
+     * The {@link Simd#L} lanes at {@code lanes[from ..]} summed in the same order, in place. For kernels whose many
+     * accumulators leave C2 no inlining budget for {@link #sum(FloatVector)}: a vector passed to a call it does not
+     * inline is boxed, where storing the lanes is a plain vector store.
+     */
+    static float sum(float[] lanes, int from) {
+        for (int half = Simd.L / 2; half > 0; half /= 2) {
+            for (int i = 0; i < half; i++) lanes[from + i] += lanes[from + i + half];
+        }
+        return lanes[from];
+    }
+
     /** The reference order on an array: what {@link #sum} must equal bit for bit. */
     static float sumByLanes(FloatVector v) {
         float[] lanes = v.toArray();

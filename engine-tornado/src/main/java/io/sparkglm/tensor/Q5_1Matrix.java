@@ -42,10 +42,11 @@ final class Q5_1Matrix extends WeightMatrix {
     @Override
     void matmulChecked(Activations x, float[] out, int outOffset, int outStride, int rowFrom, int rowTo) {
         int n = x.tokens();
+        float[] lanes = n >= 4 ? new float[4 * Simd.L] : null;
         for (int r = rowFrom; r < rowTo; r++) {
             long row = r * rowBytes;
             int t = 0;
-            for (; t + 4 <= n; t += 4) dot4(row, x, t, out, outOffset + t * outStride + r, outStride);
+            for (; t + 4 <= n; t += 4) dot4(row, x, t, out, outOffset + t * outStride + r, outStride, lanes);
             for (; t < n; t++) out[outOffset + t * outStride + r] = dot1(row, x, t);
         }
     }
@@ -117,7 +118,7 @@ final class Q5_1Matrix extends WeightMatrix {
         return LaneSum.sum(acc) + summs;
     }
 
-    private void dot4(long row, Activations x, int t, float[] out, int o, int outStride) {
+    private void dot4(long row, Activations x, int t, float[] out, int o, int outStride, float[] lanes) {
         float[] xq = x.values, xd = x.scales, xs = x.sums;
         int q0 = t * x.stride, q1 = q0 + x.stride, q2 = q1 + x.stride, q3 = q2 + x.stride;
         int d0 = t * blocks, d1 = d0 + blocks, d2 = d1 + blocks, d3 = d2 + blocks;
@@ -147,10 +148,14 @@ final class Q5_1Matrix extends WeightMatrix {
             m2 = Math.fma(mw, xs[d2 + b], m2);
             m3 = Math.fma(mw, xs[d3 + b], m3);
         }
-        out[o] = LaneSum.sum(a0) + m0;
-        out[o + outStride] = LaneSum.sum(a1) + m1;
-        out[o + 2 * outStride] = LaneSum.sum(a2) + m2;
-        out[o + 3 * outStride] = LaneSum.sum(a3) + m3;
+        a0.intoArray(lanes, 0);
+        out[o] = LaneSum.sum(lanes, 0) + m0;
+        a1.intoArray(lanes, Simd.L);
+        out[o + outStride] = LaneSum.sum(lanes, Simd.L) + m1;
+        a2.intoArray(lanes, 2 * Simd.L);
+        out[o + 2 * outStride] = LaneSum.sum(lanes, 2 * Simd.L) + m2;
+        a3.intoArray(lanes, 3 * Simd.L);
+        out[o + 3 * outStride] = LaneSum.sum(lanes, 3 * Simd.L) + m3;
     }
 
     /** As dequantize_row_q5_1: {@code (nibble | fifth bit << 4) * d + m}, a product and a sum each rounded. */

@@ -61,12 +61,13 @@ final class Q8_0Matrix extends WeightMatrix {
     @Override
     void matmulChecked(Activations x, float[] out, int outOffset, int outStride, int rowFrom, int rowTo) {
         int n = x.tokens();
+        float[] lanes = n >= TILE ? new float[TILE * Simd.L] : null;
         for (int tb = 0; tb < n; tb += TOKEN_BLOCK) {
             int tbEnd = Math.min(n, tb + TOKEN_BLOCK);
             for (int r = rowFrom; r < rowTo; r++) {
                 long row = r * rowBytes;
                 int t = tb;
-                for (; t + TILE <= tbEnd; t += TILE) dot8(row, x, t, out, outOffset + t * outStride + r, outStride);
+                for (; t + TILE <= tbEnd; t += TILE) dot8(row, x, t, out, outOffset + t * outStride + r, outStride, lanes);
                 for (; t < tbEnd; t++) out[outOffset + t * outStride + r] = dot1(row, x.quants, x.stride, x.scales, t);
             }
         }
@@ -120,7 +121,7 @@ final class Q8_0Matrix extends WeightMatrix {
      * rows times four tokens would also halve activation reads, but C2 then stops inlining the Vector API
      * calls, NodeCountInliningCutoff, and every vector gets boxed: 5x slower.)
      */
-    private void dot8(long row, Activations x, int t, float[] out, int o, int outStride) {
+    private void dot8(long row, Activations x, int t, float[] out, int o, int outStride, float[] lanes) {
         float[] xp = x.pairs, xd = x.scales;
         int stride = x.stride, blocks = this.blocks;
         int q0 = t * stride, d0 = t * blocks;
@@ -157,14 +158,16 @@ final class Q8_0Matrix extends WeightMatrix {
             a6 = p6.fma(FloatVector.broadcast(F, dw * xd[d + 6 * blocks]), a6);
             a7 = p7.fma(FloatVector.broadcast(F, dw * xd[d + 7 * blocks]), a7);
         }
-        out[o] = LaneSum.sum(a0);
-        out[o + outStride] = LaneSum.sum(a1);
-        out[o + 2 * outStride] = LaneSum.sum(a2);
-        out[o + 3 * outStride] = LaneSum.sum(a3);
-        out[o + 4 * outStride] = LaneSum.sum(a4);
-        out[o + 5 * outStride] = LaneSum.sum(a5);
-        out[o + 6 * outStride] = LaneSum.sum(a6);
-        out[o + 7 * outStride] = LaneSum.sum(a7);
+        int l = Simd.L;
+        a0.intoArray(lanes, 0);
+        a1.intoArray(lanes, l);
+        a2.intoArray(lanes, 2 * l);
+        a3.intoArray(lanes, 3 * l);
+        a4.intoArray(lanes, 4 * l);
+        a5.intoArray(lanes, 5 * l);
+        a6.intoArray(lanes, 6 * l);
+        a7.intoArray(lanes, 7 * l);
+        for (int u = 0; u < TILE; u++) out[o + u * outStride] = LaneSum.sum(lanes, u * l);
     }
 
     @Override

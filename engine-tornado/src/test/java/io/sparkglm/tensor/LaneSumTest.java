@@ -9,7 +9,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The register lane sum must give the bits of the documented array order (halves added pairwise) for
- * every vector, or the kernels' results would change with it: random values of mixed magnitude and sign
+ * every vector (and so must the sum of lanes spilled to an array, which the multi-token tiles use), or the
+ * kernels' results would change with it: random values of mixed magnitude and sign
  * (where the order of additions shows), cancellations, signed zeros, infinities and NaN, every species.
  */
 class LaneSumTest {
@@ -35,6 +36,13 @@ class LaneSumTest {
                 // NaN's sign and payload carry no meaning (x86 makes -NaN from inf - inf); any NaN is one value here
                 assertEquals(Float.floatToIntBits(expected), Float.floatToIntBits(got),
                         species + " trial " + trial + ": " + java.util.Arrays.toString(lanes));
+                if (species.length() == Simd.L) {
+                    // the tiles' spilled form, at an offset inside a larger scratch, in place
+                    float[] scratch = new float[3 * Simd.L];
+                    System.arraycopy(lanes, 0, scratch, Simd.L, Simd.L);
+                    assertEquals(Float.floatToIntBits(expected), Float.floatToIntBits(LaneSum.sum(scratch, Simd.L)),
+                            "spilled lanes, trial " + trial + ": " + java.util.Arrays.toString(lanes));
+                }
             }
         }
     }
