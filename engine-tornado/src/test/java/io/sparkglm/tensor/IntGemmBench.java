@@ -28,21 +28,24 @@ import static io.sparkglm.tensor.Simd.F;
  * today's float panel GEMM (not a test: run it by hand, single-threaded).
  * <pre>OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED \
  *     -Xmx6g -cp target/classes:target/test-classes io.sparkglm.tensor.IntGemmBench \
- *     [rows=4096,13696] [tokens=512] [rounds=3] [seconds=2] [kernels=panels,c2,vapi,dnnl-raw,dnnl-block,sgemm]</pre>
+ *     [rows=4096,13696] [tokens=512] [rounds=3] [seconds=2]
+ *     [kernels=panels,c2-1024,vapi,vapi-biased,dnnl-raw,dnnl-block,dnnl-block-calls,sgemm]</pre>
+ * ({@code kernels=c2-ceiling} times the C2 loop alone instead; ADR 0015 has the numbers and how to see its instructions.)
  *
  * <p>Formulations (each output {@code out[t * rows + r]}, 4096 columns):
  * <ul>
  *   <li>{@code panels}: today's prompt kernel ({@link WeightMatrix#matmulPanels}), float FMA on dequantized panels;</li>
- *   <li>{@code c2}: a plain Java loop {@code acc[i] += w[2i] * x[2i] + w[2i+1] * x[2i+1]} over int16 arrays, which
- *       C2's SuperWord turns into {@code vpdpwssd} on AVX-512 VNNI (weights repacked per 32-column block as row
- *       pairs, the activation pair replicated across 64 lanes), int32 block sums, then the float scale;</li>
+ *   <li>{@code c2-1024} (also {@code c2}, {@code c2-256}: the panel height): a plain Java loop
+ *       {@code acc[i] += w[2i] * x[2i] + w[2i+1] * x[2i+1]} over int16 arrays, which C2's SuperWord turns into {@code vpdpwssd} on AVX-512 VNNI (weights repacked per 32-column block as row
+ *       pairs, the activation pair replicated across the panel's lanes), int32 block sums, then the float scale;</li>
  *   <li>{@code vapi}: a Vector API register tile (64 rows x 2 tokens): int8 values widened to int16 lanes, two
  *       columns' products added in int16, the pair sums widened to int32 through shifts of the 32-bit view (as
- *       {@code Q8_0Matrix.dot1}), int32 block sums, then the float scale;</li>
+ *       {@code Q8_0Matrix.dot1}), int32 block sums, then the float scale; {@code vapi-biased} widens with one
+ *       operation less ({@link VapiTile#tileBiased});</li>
  *   <li>{@code dnnl-raw}: oneDNN's {@code dnnl_gemm_u8s8s32} over all 4096 columns at once, scales ignored (an upper
  *       bound: not the Q8_0 product);</li>
  *   <li>{@code dnnl-block}: the same call once per 32-column block (K = 32) into an int32 tile, then the float scale in
- *       Java: block-exact;</li>
+ *       Java: block-exact ({@code dnnl-block-calls}: its calls alone, no product; other tile shapes by name);</li>
  *   <li>{@code sgemm}: OpenBLAS {@code cblas_sgemm} on weights dequantized beforehand (not timed) and the dense
  *       activations: the float reference.</li>
  * </ul>
@@ -157,12 +160,11 @@ public final class IntGemmBench {
         short[] wb, xr;
         final int[] acc;
         C2Pairs(int panel) { P = panel; acc = new int[P]; }
-        @Override public void prepare(Problem p, Arena arena) { wb = new short[p.rows * BLOCK]; xr = new short[16 * 2 * P]; }
+        @Override public void prepare(Problem p, Arena arena) { wb = new short[(p.rows + P - 1) / P * P * BLOCK]; xr = new short[16 * 2 * P]; }
         @Override public boolean blockExact() { return true; }
 
         @Override public void run(Problem p, float[] out) {
-            int rows = p.rows, cols = p.cols, panels = rows / P;
-            if (rows % P != 0) throw new IllegalArgumentException("rows must be a multiple of " + P);
+            int rows = p.rows, cols = p.cols, panels = (rows + P - 1) / P; // the last panel may be narrower
             Arrays.fill(out, 0, rows * p.tokens, 0f);
             for (int b = 0; b < p.blocks; b++) {
                 for (int r = 0; r < rows; r++) {
@@ -178,9 +180,10 @@ public final class IntGemmBench {
                     for (int pair = 0; pair < 16; pair++) replicate(xr, pair * 2 * P, p.xq[xs + 2 * pair], p.xq[xs + 2 * pair + 1]);
                     float dx = p.dx[t * p.blocks + b];
                     for (int panel = 0; panel < panels; panel++) {
+                        int n = Math.min(P, rows - panel * P);
                         Arrays.fill(acc, 0);
-                        for (int pair = 0; pair < 16; pair++) madd(acc, wb, (panel * 16 + pair) * P * 2, xr, pair * 2 * P, P);
-                        scale(acc, p.dwT, b * rows + panel * P, dx, out, t * rows + panel * P, P);
+                        for (int pair = 0; pair < 16; pair++) madd(acc, wb, (panel * 16 + pair) * P * 2, xr, pair * 2 * P, n);
+                        scale(acc, p.dwT, b * rows + panel * P, dx, out, t * rows + panel * P, n);
                     }
                 }
             }
@@ -569,19 +572,40 @@ public final class IntGemmBench {
         Random rnd = new Random(1);
         for (int i = 0; i < 2 * n; i++) { w[i] = (short) (rnd.nextInt(255) - 127); x[i] = (short) (rnd.nextInt(255) - 127); }
         var mx = java.lang.management.ManagementFactory.getThreadMXBean();
+        int sink = 0;
         for (int round = 0; round < 4; round++) {
             long cpu = mx.getCurrentThreadCpuTime();
             for (int k = 0; k < 200_000; k++) C2Pairs.madd(acc, w, 0, x, 0, n);
             double s = (mx.getCurrentThreadCpuTime() - cpu) / 1e9;
-            System.out.printf("c2 loop in L1: %.1f GOP/s (2 per multiply-add)%n", 4.0 * n * 200_000 / s / 1e9);
+            cpu = mx.getCurrentThreadCpuTime();
+            for (int k = 0; k < 200_000; k++) maddInvariant(acc, w, x[0], x[1], n);
+            double s2 = (mx.getCurrentThreadCpuTime() - cpu) / 1e9;
+            cpu = mx.getCurrentThreadCpuTime();
+            for (int k = 0; k < 200_000; k++) sink += dotReduction(w, x, n);
+            double s3 = (mx.getCurrentThreadCpuTime() - cpu) / 1e9;
+            System.out.printf("GOP/s (2 per multiply-add), L1-resident: acc[i] += w.x pairs %.1f, loop-invariant x0, x1 %.1f, "
+                    + "reduction %.1f%n", 4.0 * n * 200_000 / s / 1e9, 4.0 * n * 200_000 / s2 / 1e9, 4.0 * n * 200_000 / s3 / 1e9);
         }
+        if (sink == 42) System.out.println();
+    }
+
+    /** As {@link C2Pairs#madd} with the activation pair as loop invariants: C2 does not vectorize it. */
+    static void maddInvariant(int[] acc, short[] w, short x0, short x1, int n) {
+        for (int i = 0; i < n; i++) acc[i] += w[2 * i] * x0 + w[2 * i + 1] * x1;
+    }
+
+    /** The register-accumulator form (a reduction): C2 does not vectorize it either. */
+    static int dotReduction(short[] w, short[] x, int n) {
+        int s = 0;
+        for (int i = 0; i < n; i++) s += w[2 * i] * x[2 * i] + w[2 * i + 1] * x[2 * i + 1];
+        return s;
     }
 
     public static void main(String[] args) {
         int[] rowsList = {4096, 13696};
         int tokens = 512, rounds = 3;
         double seconds = 2;
-        String kernels = "panels,c2,vapi,dnnl-raw,dnnl-block,sgemm";
+        String kernels = "panels,c2-1024,vapi,vapi-biased,dnnl-raw,dnnl-block,dnnl-block-calls,sgemm";
         for (String a : args) {
             if (a.startsWith("rows=")) rowsList = Arrays.stream(a.substring(5).split(",")).mapToInt(Integer::parseInt).toArray();
             if (a.startsWith("tokens=")) tokens = Integer.parseInt(a.substring(7));
