@@ -61,6 +61,24 @@ class CpuStepMemoryTest {
     }
 
     /**
+     * {@link CpuStepMemory#activationsBytes} against what {@link io.sparkglm.tensor.Activations#allocate} takes, for every
+     * activation format (the step test above covers only the formats of the tiny models): within 1% plus the arrays'
+     * headers.
+     */
+    @ParameterizedTest
+    @org.junit.jupiter.params.provider.EnumSource(ActivationFormat.class)
+    void activationBuffersTakeWhatTheFormulaSays(ActivationFormat format) {
+        int tokens = 48, cols = 4096;
+        var mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        io.sparkglm.tensor.Activations.allocate(format, 1, cols); // class loading and initialisation allocate too
+        long before = mx.getCurrentThreadAllocatedBytes();
+        var x = io.sparkglm.tensor.Activations.allocate(format, tokens, cols);
+        long measured = mx.getCurrentThreadAllocatedBytes() - before;
+        long formula = CpuStepMemory.activationsBytes(format, tokens, cols, false);
+        assertEquals(formula, measured, 0.01 * formula + 256, format + " activations of " + x.capacity() + " tokens");
+    }
+
+    /**
      * {@link Attention#scratchFloats} is what a compute thread's attention tiles take, whatever the context: checked
      * against the heap a fresh thread allocates for its first attention call (after the kernels are compiled, so the
      * Vector API allocates no boxes), for the real 1M model's shapes at two context lengths.
