@@ -105,8 +105,9 @@ public final class CpuBackend implements Backend {
         for (int t = 0; t < n; t++) weights.tokenEmbedding().dequantizeRow(batch.tokens[t], h, t * hidden);
         Angles angles = angles(batch.positions);
 
+        LayerBuffers buffers = new LayerBuffers(n);
         for (int l = 0; l < config.layers(); l++) {
-            layer(l, weights.layers()[l], batch, angles, h);
+            layer(l, weights.layers()[l], batch, angles, h, buffers);
         }
 
         float[] logits = logits(h, batch.logitRows);
@@ -114,30 +115,59 @@ public final class CpuBackend implements Backend {
         return batch.split(logits, config.vocabSize());
     }
 
-    private void layer(int l, CpuWeights.Layer w, Batch batch, Angles angles, float[] h) {
+    private void layer(int l, CpuWeights.Layer w, Batch batch, Angles angles, float[] h, LayerBuffers b) {
         int n = batch.tokens.length;
         int hidden = config.hidden();
 
-        float[] x = new float[n * hidden];
+        float[] x = b.x;
         pool.parallelFor(n, t -> Kernels.rmsNorm(h, t * hidden, w.attnNorm(), config.rmsEps(), x, t * hidden, hidden));
-        float[] qkv = matmul(w.qkv(), x, batch.prompt);
+        float[] qkv = matmul(w.qkv(), x, batch.prompt, b.qkv, b);
         pool.parallelFor(n, t -> positionQkv(l, w, batch, angles, qkv, t));
 
-        float[] context = new float[n * config.qDim()];
-        attention(l, batch, qkv, context);
-        addInto(h, matmul(w.attnOutput(), context, batch.prompt));
+        attention(l, batch, qkv, b.context);
+        addInto(h, matmul(w.attnOutput(), b.context, batch.prompt, b.out, b));
 
         pool.parallelFor(n, t -> Kernels.rmsNorm(h, t * hidden, w.ffnNorm(), config.rmsEps(), x, t * hidden, hidden));
-        float[] gateUp = matmul(w.ffnGateUp(), x, batch.prompt);
+        float[] gateUp = matmul(w.ffnGateUp(), x, batch.prompt, b.gateUp, b);
         int ffn = config.ffnHidden();
-        float[] act = new float[n * ffn];
+        float[] act = b.act;
         pool.parallelFor(n, t -> {
             for (int i = 0; i < ffn; i++) {
                 act[t * ffn + i] = Kernels.silu(gateUp[t * 2 * ffn + i]) * gateUp[t * 2 * ffn + ffn + i];
             }
         });
-        addInto(h, matmul(w.ffnDown(), act, batch.prompt));
+        addInto(h, matmul(w.ffnDown(), act, batch.prompt, b.out, b));
     }
+
+    /**
+     * One layer's arrays and matrix inputs, made once per step and used by every layer in turn: a layer's arrays are
+     * dead once the next one starts. Made per layer (40 times a step for GLM-4-9B: ~8 GB for a 512-token step) they
+     * only fed the collector, whose copying and heap growth took 20-30% of a prompt step and made its time vary by
+     * +-30% (docs/BENCHMARKS.md). Every element is written before it is read in each layer, so nothing is cleared.
+     */
+    private final class LayerBuffers {
+        final float[] x, qkv, context, out, gateUp, act;
+        private final int tokens;
+        private final Map<InputShape, Activations> inputs = new java.util.HashMap<>();
+
+        LayerBuffers(int tokens) {
+            this.tokens = tokens;
+            x = new float[tokens * config.hidden()];
+            qkv = new float[tokens * config.qkvDim()];
+            context = new float[tokens * config.qDim()];
+            out = new float[tokens * config.hidden()];
+            gateUp = new float[tokens * 2 * config.ffnHidden()];
+            act = new float[tokens * config.ffnHidden()];
+        }
+
+        /** The step's input buffer for matrices of {@code m}'s activation format and width (one per kind, reused). */
+        Activations input(WeightMatrix m) {
+            return inputs.computeIfAbsent(new InputShape(m.activationFormat(), m.cols()),
+                    k -> Activations.allocate(k.format(), tokens, k.cols()));
+        }
+    }
+
+    private record InputShape(io.sparkglm.tensor.ActivationFormat format, int cols) {}
 
     /** Adds the bias, rotates the query heads and key groups, and stores the token's key and value. */
     private void positionQkv(int l, CpuWeights.Layer w, Batch batch, Angles angles, float[] qkv, int t) {
@@ -208,7 +238,7 @@ public final class CpuBackend implements Backend {
         int hidden = config.hidden();
         float[] x = new float[rows.length * hidden];
         pool.parallelFor(rows.length, i -> Kernels.rmsNorm(h, rows[i] * hidden, weights.outputNorm(), config.rmsEps(), x, i * hidden, hidden));
-        return matmul(weights.output(), x, new boolean[rows.length]);
+        return matmul(weights.output(), x, new boolean[rows.length], new float[rows.length * weights.output().rows()], null);
     }
 
     /**
@@ -218,14 +248,13 @@ public final class CpuBackend implements Backend {
      * token, prompt or not, come from the decode kernel: unpacking the whole vocabulary matrix for the one
      * last prompt token would cost more than it saves.
      */
-    private float[] matmul(WeightMatrix m, float[] x, boolean[] prompt) {
-        int tokens = prompt.length, rows = m.rows(), cols = m.cols();
-        float[] out = new float[tokens * rows];
+    private float[] matmul(WeightMatrix m, float[] x, boolean[] prompt, float[] out, LayerBuffers buffers) {
+        int tokens = prompt.length, rows = m.rows();
         for (int from = 0, to; from < tokens; from = to) {
             boolean panels = prompt[from];
             to = from + 1;
             while (to < tokens && prompt[to] == panels) to++;
-            Activations a = prepare(m, x, from, to - from, panels);
+            Activations a = prepare(m, x, from, to - from, panels, buffers);
             int offset = from * rows;
             int chunk = rowChunk(rows, panels ? io.sparkglm.tensor.FloatGemm.tileWidth() : 16);
             int chunks = (rows + chunk - 1) / chunk;
@@ -243,9 +272,9 @@ public final class CpuBackend implements Backend {
      * prompt chunk (rint per value) took ~3% of a 512-token step on one thread while the others waited; it is
      * split over the pool, with the dense values the panel kernel reads.
      */
-    private Activations prepare(WeightMatrix m, float[] x, int from, int n, boolean panels) {
+    private Activations prepare(WeightMatrix m, float[] x, int from, int n, boolean panels, LayerBuffers buffers) {
         int cols = m.cols();
-        Activations a = Activations.allocate(m.activationFormat(), n, cols).resize(n);
+        Activations a = (buffers != null ? buffers.input(m) : Activations.allocate(m.activationFormat(), n, cols)).resize(n);
         int perItem = Math.max(8, (n + pool.threads() * 4 - 1) / (pool.threads() * 4));
         pool.parallelFor((n + perItem - 1) / perItem,
                 i -> a.loadTokens(x, from * cols, i * perItem, Math.min(n, (i + 1) * perItem), panels));

@@ -10,15 +10,15 @@ import io.sparkglm.tensor.FloatGemm;
  *
  * <ul>
  *   <li><b>Step arrays</b>, made and dropped by every {@link CpuBackend#forward} of {@code T} tokens with {@code R}
- *       logit rows. Step-wide: {@code h [T*hidden]}, cos and sin {@code [T*ropeDims/2]} each; per layer, in order:
- *       {@code x [T*hidden]}, QKV {@code [T*qkvDim]}, context {@code [T*qDim]}, attention out {@code [T*hidden]},
- *       gate|up {@code [T*2*ffn]}, SwiGLU {@code [T*ffn]}, down {@code [T*hidden]}, and one {@link
- *       io.sparkglm.tensor.Activations} per matrix product (inputs of {@code hidden}, {@code qDim}, {@code hidden},
- *       {@code ffn} columns, see {@link #activationsBytes}); the logits: {@code x [R*hidden]}, an Activations of R
- *       rows, {@code [R*vocab]} and its per-sequence copy {@code [R*vocab]}. A layer's arrays are garbage once the
- *       next layer starts, so at most the step-wide arrays, one layer's and the logits' are live:
- *       {@link #liveBytes}. {@link #allocatedBytes} is everything one step allocates (the test checks it against
- *       the JVM's own count).</li>
+ *       logit rows. Step-wide: {@code h [T*hidden]}, cos and sin {@code [T*ropeDims/2]} each; one set of layer arrays
+ *       that every layer uses in turn: {@code x [T*hidden]}, QKV {@code [T*qkvDim]}, context {@code [T*qDim]}, a
+ *       product output {@code [T*hidden]} (attention out, then down), gate|up {@code [T*2*ffn]}, SwiGLU
+ *       {@code [T*ffn]}, and one {@link io.sparkglm.tensor.Activations} per input format and width (inputs of
+ *       {@code hidden}, {@code qDim} and {@code ffn} columns, see {@link #activationsBytes}); the logits:
+ *       {@code x [R*hidden]}, an Activations of R rows, {@code [R*vocab]} and its per-sequence copy
+ *       {@code [R*vocab]}. {@link #liveBytes} is all of it: what a step holds at most and all it allocates (the test
+ *       checks it against the JVM's own count). Until 2026-12-03 every layer made its own arrays, 40 sets per
+ *       GLM-4-9B step, which only fed the collector.</li>
  *   <li><b>Per-thread scratch</b>, kept for the thread's life: attention's tiles ({@link Attention#scratchFloats}: a
  *       few blocks of 256 keys, whatever the context) and the panel kernel's two unpacked weight panels
  *       ({@code (cols + 16) * PANEL + cols * PANEL} floats for the widest input).</li>
@@ -35,14 +35,12 @@ public final class CpuStepMemory {
 
     private CpuStepMemory() {}
 
-    /** Heap bytes that are live at most during one step of {@code tokens} tokens ({@code logitRows} logit rows). */
+    /**
+     * Heap bytes one step of {@code tokens} tokens ({@code logitRows} logit rows) allocates and holds at most: the
+     * layers share one set of arrays, so this is also all a step allocates.
+     */
     public static long liveBytes(ModelConfig c, ActivationFormat format, long tokens, long logitRows) {
         return stepWide(c, tokens) + perLayer(c, format, tokens) + logits(c, format, logitRows);
-    }
-
-    /** Heap bytes one prompt step of {@code tokens} tokens allocates on the calling thread, all layers together. */
-    public static long allocatedBytes(ModelConfig c, ActivationFormat format, long tokens, long logitRows) {
-        return stepWide(c, tokens) + c.layers() * perLayer(c, format, tokens) + logits(c, format, logitRows);
     }
 
     /**
@@ -71,10 +69,12 @@ public final class CpuStepMemory {
         return 4L * (t * c.hidden() + t * c.ropeDims());       // h; cos and sin of ropeDims/2 each
     }
 
+    /** The arrays the layers share, and one input buffer per input width (qkv and gate|up both take {@code hidden}). */
     private static long perLayer(ModelConfig c, ActivationFormat f, long t) {
-        long floats = t * (c.hidden() + c.qkvDim() + c.qDim() + c.hidden() + 2L * c.ffnHidden() + c.ffnHidden() + c.hidden());
-        return 4L * floats + activationsBytes(f, t, c.hidden(), true) + activationsBytes(f, t, c.qDim(), true)
-                + activationsBytes(f, t, c.hidden(), true) + activationsBytes(f, t, c.ffnHidden(), true);
+        long floats = t * (c.hidden() + c.qkvDim() + c.qDim() + c.hidden() + 2L * c.ffnHidden() + c.ffnHidden());
+        long inputs = java.util.stream.IntStream.of(c.hidden(), c.qDim(), c.ffnHidden()).distinct()
+                .mapToLong(cols -> activationsBytes(f, t, cols, true)).sum();
+        return 4L * floats + inputs;
     }
 
     private static long logits(ModelConfig c, ActivationFormat f, long rows) {

@@ -29,7 +29,8 @@ class CpuStepMemoryTest {
 
     /**
      * One prompt step of T tokens, measured over all threads once the per-thread scratch has grown (the calling
-     * thread makes the step arrays, a worker may make a quantized input's dense copy): the formula's bytes within 3%
+     * thread makes the step arrays, a worker may make a quantized input's dense copy): {@link CpuStepMemory#liveBytes},
+     * one layer's arrays and not one set per layer, within 3% and 48 KB
      * (headers, lambdas and the step's few small objects are what it leaves out).
      */
     @ParameterizedTest(name = "{0}, {1} tokens")
@@ -42,9 +43,11 @@ class CpuStepMemoryTest {
             ModelConfig c = ckpt.config();
             // Until C2 compiles the Vector API kernels (on every thread), each vector op allocates a box: boxes only
             // add, so the least of many steps is the step's own arrays. Stop early once it matches.
-            long formula = CpuStepMemory.allocatedBytes(c, format, tokens, 1);
+            long formula = CpuStepMemory.liveBytes(c, format, tokens, 1);
             long measured = Long.MAX_VALUE;
-            for (int run = 0; run < 500 && Math.abs(measured - formula) > 0.03 * formula; run++) {
+            // the step's small objects (attention work items, lambdas, the batch's index arrays): ~30 KB here
+            long tolerance = (long) (0.03 * formula) + 48 * 1024;
+            for (int run = 0; run < 500 && Math.abs(measured - formula) > tolerance; run++) {
                 try (SequenceCache cache = backend.newSequence(tokens)) {
                     long before = allocatedByAllThreads();
                     backend.forward(List.of(new Step(cache, prompt, false)));
@@ -54,8 +57,9 @@ class CpuStepMemoryTest {
             {
                 System.out.printf("%s, %d tokens: measured %,d bytes, formula %,d (%.2f%%)%n", model, tokens, measured,
                         formula, 100.0 * (measured - formula) / formula);
-                assertEquals(formula, measured, 0.03 * formula, "heap allocated by one step");
-                assertTrue(CpuStepMemory.liveBytes(c, format, tokens, 1) < formula, "live is one layer, not all");
+                // the layers share one set of arrays: a step with arrays per layer allocated ~layers times more
+                assertTrue(c.layers() >= 2, "a model with several layers shows whether they share their arrays");
+                assertEquals(formula, measured, tolerance, "heap allocated by one step");
             }
         }
     }
