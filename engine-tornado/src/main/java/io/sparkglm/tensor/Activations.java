@@ -14,7 +14,8 @@ import java.util.Objects;
  * cache line past {@code cols} so that tokens read side by side do not fall into the same cache sets
  * (4096 floats apart they would); for quantized formats the
  * scale of block {@code b} (32 or 256 columns) of token {@code t} is {@code scales[t * (cols / block) + b]},
- * for Q8_K the sum of the 16 quants of group {@code g} is {@code bsums[t * (cols / 16) + g]}, and for Q8_1
+ * for Q8_K the sum of the 16 quants of group {@code g} is {@code bsums[t * (cols / 16) + g]} and that of the 32
+ * quants of group {@code j} is {@code groupSums[t * (cols / 32) + j]}, and for Q8_1
  * block {@code b}'s {@code s = fp16(d * sum q)} is {@code sums[t * (cols / 32) + b]}.
  *
  * <p>An instance is not thread-safe to {@link #load}, but any number of threads may read it at once.
@@ -31,6 +32,11 @@ public final class Activations {
     final float[] values;
     final float[] scales;
     final float[] bsums;
+    /**
+     * Q8_K: the sum of each 32 quants as an int, the group that a Q4_K or Q5_K scale and min covers: their decode
+     * kernel takes the mins' correction as one integer product per group (ggml's bsums come in 16s, for Q2_K/Q3_K).
+     */
+    final int[] groupSums;
     /** Q8_1: per block of 32, {@code d * sum(q)} rounded to fp16 (ggml's {@code block_q8_1.s}). */
     final float[] sums;
     /** Q8_0 and Q8_K: the quantized values again as int16 (the decode kernels multiply in int16). */
@@ -61,6 +67,7 @@ public final class Activations {
         this.values = new float[(int) padded];
         this.scales = quantized() ? new float[(int) (size / format.blockSize())] : new float[0];
         this.bsums = format == ActivationFormat.Q8_K ? new float[(int) (size / 16)] : new float[0];
+        this.groupSums = format == ActivationFormat.Q8_K ? new int[(int) (size / 32)] : new int[0];
         this.sums = format == ActivationFormat.Q8_1 ? new float[(int) (size / 32)] : new float[0];
         this.quants = format == ActivationFormat.Q8_0 || format == ActivationFormat.Q8_K ? new short[(int) padded] : new short[0];
         this.pairs = format == ActivationFormat.Q8_0 ? new float[(int) padded] : new float[0];
@@ -289,6 +296,7 @@ public final class Activations {
             java.util.Arrays.fill(values, base, base + 256, 0f);
             java.util.Arrays.fill(quants, base, base + 256, (short) 0);
             java.util.Arrays.fill(bsums, block * 16, block * 16 + 16, 0f);
+            java.util.Arrays.fill(groupSums, block * 8, block * 8 + 8, 0);
             return;
         }
         float iscale = -127f / max;
@@ -301,6 +309,7 @@ public final class Activations {
             for (int i = 0; i < 16; i++) sum += values[base + g * 16 + i];
             bsums[block * 16 + g] = sum;
         }
+        for (int j = 0; j < 8; j++) groupSums[block * 8 + j] = (int) (bsums[block * 16 + 2 * j] + bsums[block * 16 + 2 * j + 1]);
         scales[block] = 1f / iscale;
     }
 

@@ -12,18 +12,20 @@ import static io.sparkglm.tensor.Simd.CHUNK;
 import static io.sparkglm.tensor.Simd.CHUNK_SHORTS;
 import static io.sparkglm.tensor.Simd.F;
 import static io.sparkglm.tensor.Simd.I;
+import static io.sparkglm.tensor.Simd.L;
 import static io.sparkglm.tensor.Simd.pairSums;
 
 /**
  * Q6_K weights (superblocks of 256 in 210 bytes: 128 bytes of low nibbles, 64 bytes of 2-bit highs,
  * 16 int8 scales (one per 16 values), fp16 d; value = d * scale * (q - 32)) against Q8_K activations, as
- * ggml_vec_dot_q6_K_q8_K: per superblock the exact integer {@code isum = sum_g scale_g * ((q - 32) . q8)}, then
- * {@code acc = fma(d_x * d, isum, acc)} in superblock order, one float chain per output.
+ * ggml_vec_dot_q6_K_q8_K: per superblock the exact integer {@code isum = sum_g scale_g * ((q - 32) . q8)}, held in
+ * vector lanes that are accumulated in float with {@code d_x * d} in superblock order and summed once per row.
  *
  * <p>The integer is built in int16 products: {@code (q - 32) * q8} fits (|.| <= 4064), adjacent column pairs are
  * summed into int32 lanes ({@link Simd#pairSums}), and each lane is multiplied by its group's scale. Any number of
  * tokens computes the same integers, so a token's output has the same bits alone or in a tile. The earlier kernel
- * widened every quant to float and ran at 1.4 GB/s (4096 x 4096, one token, KernelBench); this one ~3.5-4.
+ * widened every quant to float and ran at 1.4 GB/s (4096 x 4096, one token, KernelBench); int16 products ~3.5-4,
+ * per-lane accumulation over superblocks ~7 (ADR 0003).
  */
 final class Q6_KMatrix extends WeightMatrix {
 
@@ -49,47 +51,77 @@ final class Q6_KMatrix extends WeightMatrix {
     @Override
     void matmulChecked(Activations x, float[] out, int outOffset, int outStride, int rowFrom, int rowTo) {
         int n = x.tokens();
-        int[] sums = new int[TILE], lanes = new int[TILE * I.length()];
-        float[] acc = new float[TILE];
+        int[] lanes = new int[TILE * L];
+        float[] accLanes = new float[TILE * L];
         for (int r = rowFrom; r < rowTo; r++) {
             long row = r * rowBytes;
             int t = 0;
-            for (; t + TILE <= n; t += TILE) dotTile(row, x, t, out, outOffset + t * outStride + r, outStride, lanes, sums, acc);
-            for (; t < n; t++) out[outOffset + t * outStride + r] = dot1(row, x, t);
+            for (; t + TILE <= n; t += TILE) dotTile(row, x, t, out, outOffset + t * outStride + r, outStride, lanes, accLanes);
+            for (; t < n; t++) out[outOffset + t * outStride + r] = dot1(row, x, t, accLanes);
         }
     }
 
     /**
-     * The exact integer {@code sum_g scale_g * sum_{i in g} (q_i - 32) * x_i} of the superblock at {@code blk} against
-     * the int16 activations at {@code xq[c ..]}, as ggml's isum (|isum| < 2^27: exact in int32).
+     * One row times token {@code t}: per superblock, lane i holds the exact integer {@code sum over chunks of scale *
+     * (pair i's products)} (|.| < 2^24: at most sixteen chunks of 8128 times 128), converted exactly and accumulated
+     * per lane with {@code d_x * d}; {@link LaneSum} adds the lanes once per row. A lane reduction per superblock cost
+     * the kernel a fifth of its time.
      */
-    private int superblockDot(long blk, short[] xq, int c) {
-        IntVector scales = scaleLanes(blk);
-        IntVector sum = IntVector.zero(I);
-        for (int col = 0; col < KQuants.SUPER; col += CHUNK) {
-            sum = products(quants(blk, col), xq, c + col).mul(scale(blk, scales, col)).add(sum);
+    private float dot1(long row, Activations x, int t, float[] laneScratch) {
+        short[] xq = x.quants;
+        float[] xd = x.scales;
+        int q0 = t * x.stride, d0 = t * blocks;
+        FloatVector acc = FloatVector.zero(F);
+        for (int sb = 0; sb < blocks; sb++) {
+            long blk = row + (long) sb * BLOCK_BYTES;
+            int c = q0 + sb * KQuants.SUPER;
+            IntVector scales = scaleLanes(blk);
+            IntVector sum = IntVector.zero(I);
+            for (int col = 0; col < KQuants.SUPER; col += CHUNK) {
+                sum = products(quants(blk, col), xq, c + col).mul(scale(blk, scales, col)).add(sum);
+            }
+            float factor = xd[d0 + sb] * Simd.fp16(data, blk + 208);
+            acc = ((FloatVector) sum.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F, factor), acc);
         }
-        return sum.reduceLanes(VectorOperators.ADD);
+        acc.intoArray(laneScratch, 0); // summed from memory: LaneSum.sum(acc) is a call C2 may not inline here, boxing acc
+        return LaneSum.sum(laneScratch, 0);
+    }
+
+    /** Tokens {@code t .. t + TILE} of one row, each summed exactly as {@link #dot1} sums it, its lanes in {@code accLanes}. */
+    private void dotTile(long row, Activations x, int t, float[] out, int o, int outStride, int[] lanes, float[] accLanes) {
+        short[] xq = x.quants;
+        float[] xd = x.scales;
+        int stride = x.stride, q0 = t * stride;
+        java.util.Arrays.fill(accLanes, 0f);
+        for (int sb = 0; sb < blocks; sb++) {
+            long blk = row + (long) sb * BLOCK_BYTES;
+            superblockLanes(blk, xq, q0 + sb * KQuants.SUPER, stride, lanes);
+            float d = Simd.fp16(data, blk + 208);
+            for (int u = 0; u < TILE; u++) {
+                ((FloatVector) IntVector.fromArray(I, lanes, u * L).convert(VectorOperators.I2F, 0))
+                        .fma(FloatVector.broadcast(F, xd[(t + u) * blocks + sb] * d), FloatVector.fromArray(F, accLanes, u * L))
+                        .intoArray(accLanes, u * L);
+            }
+        }
+        for (int u = 0; u < TILE; u++) out[o + u * outStride] = LaneSum.sum(accLanes, u * L);
     }
 
     /**
-     * {@link #superblockDot} for {@code TILE} tokens whose activations start {@code stride} apart, into {@code sums}:
-     * the chunk's quants and scales are unpacked once for all of them. The tokens' lane sums live in {@code lanes}
-     * ({@code TILE} int vectors, in L1) rather than in named vectors: a loop body over the tokens keeps the method
+     * {@link #dot1}'s per-lane integers of one superblock for {@code TILE} tokens whose activations start {@code
+     * stride} apart, into {@code lanes}: the chunk's quants and scales are unpacked once for all of them. The lanes
+     * live in L1 ({@code TILE} int vectors) rather than in named vectors: a loop body over the tokens keeps the method
      * inside C2's inlining node budget, four written-out copies did not (and were boxed).
      */
-    private void superblockDots(long blk, short[] xq, int c, int stride, int[] lanes, int[] sums) {
+    private void superblockLanes(long blk, short[] xq, int c, int stride, int[] lanes) {
         IntVector scales = scaleLanes(blk);
-        int width = I.length();
-        java.util.Arrays.fill(lanes, 0, TILE * width, 0);
+        java.util.Arrays.fill(lanes, 0, TILE * L, 0);
         for (int col = 0; col < KQuants.SUPER; col += CHUNK) {
             ShortVector q = quants(blk, col);
             IntVector scale = scale(blk, scales, col);
             for (int u = 0; u < TILE; u++) {
-                products(q, xq, c + u * stride + col).mul(scale).add(IntVector.fromArray(I, lanes, u * width)).intoArray(lanes, u * width);
+                products(q, xq, c + u * stride + col).mul(scale).add(IntVector.fromArray(I, lanes, u * L)).intoArray(lanes, u * L);
             }
         }
-        for (int u = 0; u < TILE; u++) sums[u] = IntVector.fromArray(I, lanes, u * width).reduceLanes(VectorOperators.ADD);
     }
 
     /**
@@ -133,33 +165,6 @@ final class Q6_KMatrix extends WeightMatrix {
             for (int i = 0; i < I.length(); i++) g[col + i] = (col + 2 * i) / 16;
         }
         return g;
-    }
-
-    private float dot1(long row, Activations x, int t) {
-        short[] xq = x.quants;
-        float[] xd = x.scales;
-        int q0 = t * x.stride, d0 = t * blocks;
-        float acc = 0f;
-        for (int sb = 0; sb < blocks; sb++) {
-            long blk = row + (long) sb * BLOCK_BYTES;
-            acc = Math.fma(xd[d0 + sb] * Simd.fp16(data, blk + 208), superblockDot(blk, xq, q0 + sb * KQuants.SUPER), acc);
-        }
-        return acc;
-    }
-
-    /** Tokens {@code t .. t + TILE} of one row, each summed exactly as {@link #dot1} sums it. */
-    private void dotTile(long row, Activations x, int t, float[] out, int o, int outStride, int[] lanes, int[] sums, float[] acc) {
-        short[] xq = x.quants;
-        float[] xd = x.scales;
-        int stride = x.stride, q0 = t * stride;
-        java.util.Arrays.fill(acc, 0f);
-        for (int sb = 0; sb < blocks; sb++) {
-            long blk = row + (long) sb * BLOCK_BYTES;
-            superblockDots(blk, xq, q0 + sb * KQuants.SUPER, stride, lanes, sums);
-            float d = Simd.fp16(data, blk + 208);
-            for (int u = 0; u < TILE; u++) acc[u] = Math.fma(xd[(t + u) * blocks + sb] * d, sums[u], acc[u]);
-        }
-        for (int u = 0; u < TILE; u++) out[o + u * outStride] = acc[u];
     }
 
     /** Rows as the prompt kernel unpacks them: each chunk's int16 quants widened to floats, times {@code d scale}. */

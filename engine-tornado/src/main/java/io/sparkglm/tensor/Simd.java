@@ -99,10 +99,15 @@ final class Simd {
                 .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
     }
 
-    /** Lane i = a[2i] + a[2i+1] of 2L int16 lanes, as L int32 lanes (sign-extended halves of the 32-bit view). */
+    /**
+     * Lane i = a[2i] + a[2i+1] of 2L int16 lanes, as L int32 lanes, for pairs whose sum fits in int16 (every caller's
+     * does: int8 times int8 below 2^15 in two products, smaller quants well below). Adding the 32-bit view shifted up
+     * by 16 puts the pair's sum, modulo 2^16, into the high half (the low half's carry only reaches the bits shifted
+     * out), and the arithmetic shift brings it down sign-extended: three operations where two sign extensions took four.
+     */
     static IntVector pairSums(ShortVector a) {
         IntVector v = (IntVector) a.reinterpretAsInts();
-        return v.lanewise(VectorOperators.ASHR, 16).add(v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+        return v.lanewise(VectorOperators.LSHL, 16).add(v).lanewise(VectorOperators.ASHR, 16);
     }
 
     /** {@link #CHUNK} bytes at {@code offset} (unwidened). */

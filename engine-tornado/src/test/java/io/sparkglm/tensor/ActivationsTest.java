@@ -88,6 +88,7 @@ class ActivationsTest {
                 }
                 assertEquals(sum, a.bsums[b * 16 + g], "bsum " + g + " of block " + b);
                 assertEquals(a.bsums[b * 16 + g], a.groupSum(b / 2, b % 2 * 16 + g), "groupSum accessor");
+                if (g % 2 == 1) assertEquals(a.bsums[b * 16 + g - 1] + sum, a.groupSums[b * 8 + g / 2], "sum of 32, group " + g / 2 + " of block " + b);
             }
             assertEquals(a.scales[b], a.blockScale(b / 2, b % 2), "blockScale accessor");
             for (int i = 0; i < 256; i++) assertEquals(a.values[at(a, b * 256 + i)], a.quant(b / 2, b % 2 * 256 + i), "quant accessor");
@@ -167,6 +168,7 @@ class ActivationsTest {
             }
         }
         assertTrue(java.util.Arrays.equals(sequential.bsums, parallel.bsums), format + " bsums");
+        assertTrue(java.util.Arrays.equals(sequential.groupSums, parallel.groupSums), format + " groupSums");
         assertTrue(java.util.Arrays.equals(sequential.sums, parallel.sums), format + " sums");
     }
 }

@@ -84,7 +84,7 @@ public final class CpuStepMemory {
     /**
      * Bytes of one {@link io.sparkglm.tensor.Activations} of {@code t} tokens x {@code cols}: values on a padded
      * stride of {@code cols + 16} floats; Q8_0 adds a scale per 32 values, the quants again as int16 and as
-     * de-interleaved floats; Q8_1 a scale and a sum per 32; Q8_K a scale per 256, a sum per 16 and the quants as int16; a prompt step's
+     * de-interleaved floats; Q8_1 a scale and a sum per 32; Q8_K a scale per 256, a sum per 16 and per 32 and the quants as int16; a prompt step's
      * quantized input also keeps its dequantized ("dense") values for the panel kernel.
      */
     public static long activationsBytes(ActivationFormat f, long t, int cols, boolean prompt) {
@@ -93,7 +93,7 @@ public final class CpuStepMemory {
             case F32, F16, BF16 -> 0;
             case Q8_0 -> 4 * (size / 32) + 2 * padded + 4 * padded + (prompt ? 4 * padded : 0);
             case Q8_1 -> 4 * (size / 32) + 4 * (size / 32) + (prompt ? 4 * padded : 0);
-            case Q8_K -> 4 * (size / 256) + 4 * (size / 16) + 2 * padded + (prompt ? 4 * padded : 0);
+            case Q8_K -> 4 * (size / 256) + 4 * (size / 16) + 4 * (size / 32) + 2 * padded + (prompt ? 4 * padded : 0);
         };
     }
 }
