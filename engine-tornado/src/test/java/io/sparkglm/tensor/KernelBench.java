@@ -10,7 +10,8 @@ import java.util.Random;
 /**
  * Single-thread throughput of each weight format's matmul (not a test: run it by hand).
  * <pre>java --add-modules jdk.incubator.vector -cp target/classes:target/test-classes \
- *     io.sparkglm.tensor.KernelBench [formats=Q8_0,F16] [seconds=1] [tokens=1,64] [kernel=decode|panels]</pre>
+ *     io.sparkglm.tensor.KernelBench [formats=Q8_0,F16] [seconds=1] [tokens=1,64] [rows=4096,13696] [kernel=decode|panels]
+ *     [gguf=model.gguf [tensor=output.weight]]</pre>
  * Times are this thread's CPU time (robust to other load on a shared machine). {@code bytes/call} is the heap this
  * thread allocated per call: a kernel allocates nothing unless C2 failed to inline a Vector API call and boxed
  * vectors (NodeCountInliningCutoff), which costs it 2-5x; a nonzero figure there is the first thing to look at.
@@ -23,7 +24,12 @@ public final class KernelBench {
         String formats = "F32,F16,BF16,Q8_0,Q4_0,Q5_0,Q5_1,Q4_K,Q5_K,Q6_K";
         double seconds = 1;
         int[] tokens = {1, 64};
+        int[] shapes = {4096, 13696};
+        String gguf = null, tensor = "output.weight";
         for (String a : args) {
+            if (a.startsWith("gguf=")) gguf = a.substring(5);
+            if (a.startsWith("tensor=")) tensor = a.substring(7);
+            if (a.startsWith("rows=")) shapes = java.util.Arrays.stream(a.substring(5).split(",")).mapToInt(Integer::parseInt).toArray();
             if (a.startsWith("tokens=")) tokens = java.util.Arrays.stream(a.substring(7).split(",")).mapToInt(Integer::parseInt).toArray();
             if (a.startsWith("kernel=")) panels = a.substring(7).equals("panels");
             if (a.startsWith("formats=")) formats = a.substring(8);
@@ -31,10 +37,22 @@ public final class KernelBench {
         }
         System.out.printf("vector species %s%n", Simd.F);
         System.out.printf("%-5s %-11s %6s %9s %9s %9s %12s%n", "type", "shape", "tokens", "ms/call", "GB/s", "GFLOP/s", "bytes/call");
+        if (gguf != null) { // one tensor of a model file, as the engine maps it
+            String file = gguf, name = tensor;
+            try (var f = io.sparkglm.model.GgufFile.open(java.nio.file.Path.of(file))) {
+                var info = f.tensorInfo(name).orElseThrow(() -> new IllegalArgumentException("no tensor " + name + " in " + file));
+                var seg = f.tensorData(info);
+                long[] shape = info.shape();
+                int rows = (int) shape[0], cols = (int) shape[shape.length - 1];
+                WeightMatrix w = WeightMatrix.of(info.type(), seg, rows, cols);
+                for (int n : tokens) run(w, n, seconds);
+            }
+            return;
+        }
         try (Arena arena = Arena.ofShared()) {
             for (String f : formats.split(",")) {
                 GgmlType type = GgmlType.valueOf(f);
-                for (int rows : new int[] {4096, 13696}) {
+                for (int rows : shapes) {
                     WeightMatrix w = WeightMatrix.of(type, randomWeights(arena, type, rows, 4096), rows, 4096);
                     for (int n : tokens) run(w, n, seconds);
                 }
