@@ -25,7 +25,8 @@ import static io.sparkglm.tensor.Simd.pairSums;
  * summed into int32 lanes ({@link Simd#pairSums}), and each lane is multiplied by its group's scale. Any number of
  * tokens computes the same integers, so a token's output has the same bits alone or in a tile. The earlier kernel
  * widened every quant to float and ran at 1.4 GB/s (4096 x 4096, one token, KernelBench); int16 products ~3.5-4,
- * per-lane accumulation over superblocks ~7 (ADR 0003).
+ * per-lane accumulation over superblocks ~7-8, each chunk of high bits loaded once for its four quarters
+ * ~10 (ADR 0003).
  */
 final class Q6_KMatrix extends WeightMatrix {
 
@@ -77,8 +78,14 @@ final class Q6_KMatrix extends WeightMatrix {
             int c = q0 + sb * KQuants.SUPER;
             IntVector scales = scaleLanes(blk);
             IntVector sum = IntVector.zero(I);
-            for (int col = 0; col < KQuants.SUPER; col += CHUNK) {
-                sum = products(quants(blk, col), xq, c + col).mul(scale(blk, scales, col)).add(sum);
+            for (int h = 0; h < 2; h++) {
+                for (int k = 0; k < 32; k += CHUNK) {
+                    ShortVector high = highBits(blk, h, k);
+                    for (int j = 0; j < 4; j++) {
+                        int col = 128 * h + 32 * j + k;
+                        sum = products(six(blk, high, h, j, k), xq, c + col).mul(scale(blk, scales, col)).add(sum);
+                    }
+                }
             }
             float factor = xd[d0 + sb] * Simd.fp16(data, blk + 208);
             acc = ((FloatVector) sum.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F, factor), acc);
@@ -115,27 +122,38 @@ final class Q6_KMatrix extends WeightMatrix {
     private void superblockLanes(long blk, short[] xq, int c, int stride, int[] lanes) {
         IntVector scales = scaleLanes(blk);
         java.util.Arrays.fill(lanes, 0, TILE * L, 0);
-        for (int col = 0; col < KQuants.SUPER; col += CHUNK) {
-            ShortVector q = quants(blk, col);
-            IntVector scale = scale(blk, scales, col);
-            for (int u = 0; u < TILE; u++) {
-                products(q, xq, c + u * stride + col).mul(scale).add(IntVector.fromArray(I, lanes, u * L)).intoArray(lanes, u * L);
+        for (int h = 0; h < 2; h++) {
+            for (int k = 0; k < 32; k += CHUNK) {
+                ShortVector high = highBits(blk, h, k);
+                for (int j = 0; j < 4; j++) {
+                    int col = 128 * h + 32 * j + k;
+                    ShortVector q = six(blk, high, h, j, k);
+                    IntVector scale = scale(blk, scales, col);
+                    for (int u = 0; u < TILE; u++) {
+                        products(q, xq, c + u * stride + col).mul(scale).add(IntVector.fromArray(I, lanes, u * L)).intoArray(lanes, u * L);
+                    }
+                }
             }
         }
     }
 
-    /**
-     * The quants minus 32 of columns {@code col .. col + CHUNK} of the superblock at {@code blk}, as int16. Column
-     * {@code 128 h + 32 j + k} has the low (j < 2) or high nibble of {@code ql[64 h + 32 (j & 1) + k]} and bits
-     * {@code 2j, 2j+1} of {@code qh[32 h + k]}. One chunk per call, shifts by a variable: the four quarters written out
-     * with constant shifts pushed the kernel past C2's inlining node budget, and the vectors passed to a call it then
-     * did not inline were boxed (9 KB of garbage per row, 3x slower).
+    /*
+     * Unpacking. Column {@code 128 h + 32 j + k} (half h, quarter j) has the low (j < 2) or high nibble of {@code
+     * ql[64 h + 32 (j & 1) + k]} and bits {@code 2j, 2j+1} of {@code qh[32 h + k]}: the walks load a chunk of qh once
+     * for its four quarters (a fifth faster than once per chunk), and cut one quarter per step with shifts by a
+     * variable: the four quarters written out with constant shifts pushed the kernel past C2's inlining node budget,
+     * and the vectors passed to a call it then did not inline were boxed (9 KB of garbage per row, 3x slower).
      */
-    private ShortVector quants(long blk, int col) {
-        int half = col >> 7, j = (col >> 5) & 3, k = col & 31;
-        ShortVector nibbles = Simd.unsignedChunk(data, blk + 64 * half + 32 * (j & 1) + k).lanewise(VectorOperators.LSHR, 4 * (j >> 1)).and((short) 0x0f);
-        ShortVector highs = Simd.unsignedChunk(data, blk + 128 + 32 * half + k).lanewise(VectorOperators.LSHR, 2 * j).and((short) 3).lanewise(VectorOperators.LSHL, 4);
-        return nibbles.or(highs).sub((short) 32);
+
+    /** Bytes {@code k .. k + CHUNK} of the 32 high-bit bytes of half {@code h}, as int16 shifted up by 4. */
+    private ShortVector highBits(long blk, int h, int k) {
+        return Simd.unsignedChunk(data, blk + 128 + 32 * h + k).lanewise(VectorOperators.LSHL, 4);
+    }
+
+    /** Quarter {@code j}'s quants minus 32 at {@code k}: its nibbles, and bits 2j, 2j+1 of {@link #highBits} as bits 4, 5. */
+    private ShortVector six(long blk, ShortVector high, int h, int j, int k) {
+        ShortVector nibbles = Simd.unsignedChunk(data, blk + 64 * h + 32 * (j & 1) + k).lanewise(VectorOperators.LSHR, 4 * (j >> 1)).and((short) 0x0f);
+        return nibbles.or(high.lanewise(VectorOperators.LSHR, 2 * j).and((short) 0x30)).sub((short) 32);
     }
 
     /** Pair lanes {@code q[2i] x[2i] + q[2i+1] x[2i+1]} against the int16 activations at {@code xq[e ..]} (|q x| <= 4064). */
@@ -175,12 +193,18 @@ final class Q6_KMatrix extends WeightMatrix {
             long blk = base + (long) sb * BLOCK_BYTES;
             float d = Simd.fp16(data, blk + 208);
             int out = dstOffset + sb * KQuants.SUPER;
-            for (int col = 0; col < KQuants.SUPER; col += CHUNK) {
-                ShortVector q = quants(blk, col);
-                for (int part = 0; part < 2; part++) {
-                    int first = col + part * Simd.L;
-                    float scale = d * data.get(ValueLayout.JAVA_BYTE, blk + 192 + (first >> 4));
-                    ((FloatVector) q.convertShape(VectorOperators.S2F, F, part)).mul(scale).intoArray(dst, out + first);
+            for (int h = 0; h < 2; h++) {
+                for (int k = 0; k < 32; k += CHUNK) {
+                    ShortVector high = highBits(blk, h, k);
+                    for (int j = 0; j < 4; j++) {
+                        int col = 128 * h + 32 * j + k;
+                        ShortVector q = six(blk, high, h, j, k);
+                        for (int part = 0; part < 2; part++) {
+                            int first = col + part * Simd.L;
+                            float scale = d * data.get(ValueLayout.JAVA_BYTE, blk + 192 + (first >> 4));
+                            ((FloatVector) q.convertShape(VectorOperators.S2F, F, part)).mul(scale).intoArray(dst, out + first);
+                        }
+                    }
                 }
             }
         }
