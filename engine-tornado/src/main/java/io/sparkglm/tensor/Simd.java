@@ -102,8 +102,9 @@ final class Simd {
     /**
      * Lane i = a[2i] + a[2i+1] of 2L int16 lanes, as L int32 lanes, for pairs whose sum fits in int16 (every caller's
      * does: int8 times int8 below 2^15 in two products, smaller quants well below). Adding the 32-bit view shifted up
-     * by 16 puts the pair's sum, modulo 2^16, into the high half (the low half's carry only reaches the bits shifted
-     * out), and the arithmetic shift brings it down sign-extended: three operations where two sign extensions took four.
+     * by 16 puts the pair's sum, modulo 2^16, into the high half (the shifted copy's low half is zero, so nothing
+     * carries into it; what carries out of it leaves the int), and the arithmetic shift brings it down sign-extended:
+     * three operations where two sign extensions took four.
      */
     static IntVector pairSums(ShortVector a) {
         IntVector v = (IntVector) a.reinterpretAsInts();

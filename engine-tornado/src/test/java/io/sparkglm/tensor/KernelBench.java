@@ -41,10 +41,8 @@ public final class KernelBench {
             String file = gguf, name = tensor;
             try (var f = io.sparkglm.model.GgufFile.open(java.nio.file.Path.of(file))) {
                 var info = f.tensorInfo(name).orElseThrow(() -> new IllegalArgumentException("no tensor " + name + " in " + file));
-                var seg = f.tensorData(info);
-                long[] shape = info.shape();
-                int rows = (int) shape[0], cols = (int) shape[shape.length - 1];
-                WeightMatrix w = WeightMatrix.of(info.type(), seg, rows, cols);
+                // as the engine loads it (GgufCheckpoint): a 1-D tensor is one row
+                WeightMatrix w = WeightMatrix.of(new io.sparkglm.model.WeightTensor(info.name(), info.type(), info.shape(), f.tensorData(info)));
                 for (int n : tokens) run(w, n, seconds);
             }
             return;
